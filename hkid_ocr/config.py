@@ -1,0 +1,38 @@
+"""Recognizer settings (frozen: a recognizer never changes them after it is built).
+
+Example:
+    >>> RecognizerConfig(threads=2).threads
+    2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RecognizerConfig"]
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """Settings of a :class:`~hkid_ocr.Recognizer`.
+
+    Attributes:
+        model_dir: folder with the verified weights (default: ``$HKID_OCR_MODELS`` or
+            the repository's ``models/``).
+        threads: onnxruntime threads per model run; 0 uses every core.
+        min_layout_score: below this layout match (0..1) the image holds no card.
+        accept_layout_score: a candidate matching this well is taken without trying
+            the remaining candidates (saves detector runs).
+    """
+
+    model_dir: Path | None = None
+    threads: int = 0
+    min_layout_score: float = 0.35
+    accept_layout_score: float = 0.55
+
+    def __post_init__(self) -> None:
+        if self.threads < 0:
+            raise ValueError("threads must be >= 0")
+        if not 0.0 <= self.min_layout_score <= self.accept_layout_score <= 1.0:
+            raise ValueError("need 0 <= min_layout_score <= accept_layout_score <= 1")

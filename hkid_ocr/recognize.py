@@ -1,0 +1,133 @@
+"""Field recognition: preprocess line crops, run them in one batch, CTC-decode.
+
+The recogniser is PP-OCRv6 small. Its character list is read from the model's own
+metadata (key ``character``), so weights and dictionary can never drift apart.
+Class 0 is the CTC blank, then the dictionary, then a space.
+
+Decoding is greedy per frame but *constrained*: each field passes the set of
+characters it may contain (digits for dates, letters and digits for the card
+number, ...), and only those classes compete with the blank. A character outside
+a field's alphabet can therefore never be emitted for it, however confident the
+network is about it.
+
+Example:
+    >>> from hkid_ocr.models import resolve_models
+    >>> from hkid_ocr.runtime import OnnxModel
+    >>> rec = TextRecognizer(OnnxModel(resolve_models().rec))  # doctest: +SKIP
+    >>> rec.read([crop], ["idNumber"])[0].text  # doctest: +SKIP
+    'C668668(E)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import ModelError
+from .runtime import OnnxModel
+from .types import LineReading
+
+__all__ = ["REC_HEIGHT", "TextRecognizer"]
+
+REC_HEIGHT = 48
+MAX_WIDTH = 1280
+_TOPK = 5
+
+
+class TextRecognizer:
+    """Reads text lines; thread-safe (no state changes after construction)."""
+
+    def __init__(self, model: OnnxModel, alphabets: dict[str, str] | None = None) -> None:
+        raw = model.metadata.get("character")
+        if not raw:
+            raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
+        # rstrip only line ends: some entries are themselves whitespace (U+3000).
+        chars = [c.rstrip("\r\n") for c in raw.split("\n")]
+        self._model = model
+        self.charset: tuple[str, ...] = ("",) + tuple(chars) + (" ",)
+        self._index = {c: i for i, c in enumerate(self.charset) if i > 0}
+        # Per field, the class indices allowed to compete (blank first): decoding looks
+        # at these columns only, which is also far cheaper than all 18,710.
+        self._allowed: dict[str, np.ndarray] = {}
+        for key, alphabet in (alphabets or {}).items():
+            self._allowed[key] = np.flatnonzero(self.class_mask(alphabet))
+
+    def class_mask(self, alphabet: str) -> np.ndarray:
+        """Boolean mask over classes: blank plus the classes of ``alphabet``'s characters."""
+        mask = np.zeros(len(self.charset), bool)
+        mask[0] = True
+        for ch in alphabet:
+            i = self._index.get(ch)
+            if i is not None:
+                mask[i] = True
+        return mask
+
+    def has_char(self, ch: str) -> bool:
+        """Whether the recogniser's dictionary holds ``ch``."""
+        return ch in self._index
+
+    @staticmethod
+    def preprocess(crops: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+        """Normalise BGR crops of height REC_HEIGHT into one zero-padded float32 batch."""
+        widths = [min(MAX_WIDTH, int(c.shape[1])) for c in crops]
+        batch_w = max(widths)
+        # Round the batch width up so the network's time axis divides evenly.
+        batch_w = int(np.ceil(batch_w / 8) * 8)
+        x = np.zeros((len(crops), 3, REC_HEIGHT, batch_w), np.float32)
+        for i, (crop, w) in enumerate(zip(crops, widths)):
+            a = crop[:, :w].astype(np.float32) * (2 / 255.0) - 1.0
+            x[i, :, :, :w] = a.transpose(2, 0, 1)
+        return x, widths
+
+    def read(self, crops: Sequence[np.ndarray], keys: Sequence[str]) -> list[LineReading]:
+        """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets."""
+        if not crops:
+            return []
+        x, widths = self.preprocess(crops)
+        probs = self._model.run(x)  # (N, T, C), already softmax-normalised
+        n_frames = probs.shape[1]
+        batch_w = x.shape[3]
+        out = []
+        for i, key in enumerate(keys):
+            # Frames beyond the crop's real width only see padding.
+            t_end = max(1, min(n_frames, int(np.ceil(widths[i] / batch_w * n_frames)) + 1))
+            frac_per_frame = batch_w / n_frames / widths[i]
+            out.append(self._decode(key, probs[i, :t_end], frac_per_frame))
+        return out
+
+    def _decode(self, key: str, p: np.ndarray, frac_per_frame: float) -> LineReading:
+        allowed = self._allowed.get(key)
+        if allowed is not None:
+            p = p[:, allowed]
+            classes = allowed
+        else:
+            classes = np.arange(p.shape[1])
+        best = p.argmax(axis=1)
+        text: list[str] = []
+        probs: list[float] = []
+        pos: list[float] = []
+        alts: list[tuple[tuple[str, float], ...]] = []
+        prev = 0
+        run_start = 0
+        # Column 0 is the blank in both the full and the restricted matrix.
+        for t, c in enumerate(np.append(best, 0)):
+            c = int(c)
+            if c != prev:
+                if prev != 0:
+                    seg = p[run_start:t]
+                    frame = seg[int(seg[:, prev].argmax())]
+                    k = min(_TOPK, frame.shape[0] - 1)
+                    top = np.argpartition(frame, -k)[-k:]
+                    top = top[np.argsort(frame[top])[::-1]]
+                    text.append(self.charset[classes[prev]])
+                    probs.append(float(frame[prev]))
+                    pos.append(float(min(1.0, (run_start + t) / 2 * frac_per_frame)))
+                    alts.append(tuple(
+                        (self.charset[classes[j]], float(frame[j])) for j in top if j != 0 and frame[j] > 1e-4
+                    ))
+                run_start = t
+            prev = c
+        return LineReading(
+            key=key, text="".join(text), char_probs=tuple(probs), char_pos=tuple(pos), alternatives=tuple(alts)
+        )

@@ -1,0 +1,296 @@
+"""The Recognizer: loads the models once and runs the pipeline stages in order.
+
+    load -> locate (candidates) -> rectify + layout match (design, orientation)
+         -> locate lines -> recognise (one batch) -> parse -> checks -> schema
+
+A Recognizer never changes after construction, so one instance can serve many
+threads at once. :func:`recognize` uses a process-wide default instance.
+
+Example:
+    >>> import hkid_ocr
+    >>> res = hkid_ocr.recognize("tests/data/specimen_2003.jpg")  # doctest: +SKIP
+    >>> res.to_dict()["data"]["idNumber"]  # doctest: +SKIP
+    'C668668(E)'
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from . import __version__
+from .checks import id_number_valid
+from .config import RecognizerConfig
+from .errors import AlgorithmError, NoCardFoundError, RecognitionError
+from .io import ImageSource, load_image
+from .layout import locate_lines, match_layout, text_box
+from .locate import find_candidates
+from .models import resolve_models
+from .parse import (
+    ALPHABETS,
+    is_cjk,
+    parse_first_issued,
+    parse_id_number,
+    parse_issue_date,
+    parse_name_cn,
+    parse_name_code,
+    parse_name_en,
+    parse_symbols,
+    split_birth_sex,
+)
+from .portrait import figures, portrait_crop
+from .quality import is_photocopy
+from .rectify import CARD_SIZE, card_homography, half_turn, map_points, orientations, warp_card, warp_region
+from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
+from .runtime import OnnxModel
+from .schema import CardData, Checks, HKIDResult, KeyValueInfo, Point, SliceRect
+from .textmap import TextDetector
+from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
+
+__all__ = ["Recognizer", "recognize"]
+
+
+@dataclass(frozen=True)
+class _Field:
+    value: str
+    prob: float
+    quad: np.ndarray  # (4, 2) original-image corners
+
+
+class Recognizer:
+    """Reads HKID cards. Loads the ONNX sessions once; safe to share across threads.
+
+    Args:
+        config: settings; the defaults suit most uses.
+
+    Raises:
+        ModelError: the weights are missing or fail their checksum (the message names
+            the command that fetches them).
+
+    Example:
+        >>> rec = Recognizer()  # doctest: +SKIP
+        >>> rec.recognize(open("card.jpg", "rb").read()).data.nameEn  # doctest: +SKIP
+        'LEE, Chi Nan'
+    """
+
+    def __init__(self, config: RecognizerConfig | None = None) -> None:
+        self.config = config or RecognizerConfig()
+        files = resolve_models(self.config.model_dir)
+        self._detector = TextDetector(OnnxModel(files.det, self.config.threads))
+        rec_model = OnnxModel(files.rec, self.config.threads)
+        probe = TextRecognizer(rec_model)
+        # The Chinese name may only hold ideographs: build that alphabet from the
+        # model's own dictionary.
+        cjk = "".join(c for c in probe.charset if len(c) == 1 and is_cjk(c))
+        self._recognizer = TextRecognizer(rec_model, {**ALPHABETS, "nameCn": cjk})
+
+    # -- stages ---------------------------------------------------------------------
+
+    def _find_card(self, img: LoadedImage) -> CardView:
+        """Try card candidates until one matches a design's layout well enough."""
+        cands = find_candidates(img.bgr)
+        h, w = img.bgr.shape[:2]
+        aspect = max(h, w) / min(h, w)
+        if 1.4 < aspect < 1.8:
+            # A tight scan: the frame is most likely the card itself, try it first.
+            cands = cands[-1:] + cands[:-1]
+        best: CardView | None = None
+        for cand in cands:
+            for quad in orientations(cand.quad):
+                H = card_homography(quad, CARD_SIZE)
+                card = warp_card(img.bgr, H, CARD_SIZE)
+                tmap = self._detector.probability([card])[0]
+                match = match_layout(tmap)[0]
+                if match.flipped:
+                    quad = half_turn(quad)
+                    H = card_homography(quad, CARD_SIZE)
+                    card = card[::-1, ::-1]
+                    tmap = tmap[::-1, ::-1]
+                view = CardView(
+                    quad=quad,
+                    homography=H,
+                    size=CARD_SIZE,
+                    image=np.ascontiguousarray(card),
+                    text_map=np.ascontiguousarray(tmap),
+                    design=match.design,
+                    score=match.score,
+                    shift=match.shift,
+                )
+                if best is None or view.score > best.score:
+                    best = view
+            if best is not None and best.score >= self.config.accept_layout_score:
+                break
+        if best is None or best.score < self.config.min_layout_score:
+            raise NoCardFoundError("no Hong Kong identity card front found in the image")
+        return best
+
+    def _read_lines(self, img: LoadedImage, view: CardView) -> dict[str, tuple[LineReading, tuple[float, float, float, float]]]:
+        lines = locate_lines(view.text_map, view.design, view.shift)
+        keys: list[str] = []
+        crops: list[np.ndarray] = []
+        boxes: list[tuple[float, float, float, float]] = []
+        for key, (kernel, found) in lines.items():
+            if not found:
+                continue  # nothing printed there: the field is absent on this card
+            box = text_box(kernel)
+            keys.append(key)
+            boxes.append(box)
+            crops.append(warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH))
+        readings = self._recognizer.read(crops, keys)
+        return {k: (r, b) for k, r, b in zip(keys, readings, boxes)}
+
+    @staticmethod
+    def _box_quad(view: CardView, box: tuple[float, float, float, float]) -> np.ndarray:
+        x0, y0, x1, y1 = box
+        return map_points(view.homography, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+
+    def _fields(self, view: CardView, lines: dict[str, tuple[LineReading, tuple[float, float, float, float]]]) -> dict[str, _Field]:
+        out: dict[str, _Field] = {}
+
+        def prob(r: LineReading, lo: int = 0, hi: int | None = None) -> float:
+            # Spaces are layout, not content: a faint gap must not sink the field.
+            ps = [p for ch, p in zip(r.text[lo:hi], r.char_probs[lo:hi]) if ch != " "]
+            return float(min(ps)) if ps else 0.0
+
+        simple = {
+            "nameCn": parse_name_cn,
+            "nameEn": parse_name_en,
+            "nameCode": parse_name_code,
+            "issuedCode": parse_symbols,
+            "firstIssuedDate": parse_first_issued,
+            "issuedDate": parse_issue_date,
+            "idNumber": parse_id_number,
+        }
+        for key, fn in simple.items():
+            if key not in lines:
+                continue
+            reading, box = lines[key]
+            value = fn(reading.text)
+            if value:
+                out[key] = _Field(value, prob(reading), self._box_quad(view, box))
+        if "birthDate+sex" in lines:
+            reading, box = lines["birthDate+sex"]
+            date, sex = split_birth_sex(reading.text)
+            # Split the line's box where the sex character starts.
+            split = next((i for i, ch in enumerate(reading.text) if ch in "女男FM"), len(reading.text))
+            x0, y0, x1, y1 = box
+            if date:
+                xe = x1
+                if split < len(reading.text) and split > 0:
+                    gap = (reading.char_pos[split] + reading.char_pos[split - 1]) / 2
+                    xe = x0 + (x1 - x0) * gap
+                out["birthDate"] = _Field(date, prob(reading, 0, split), self._box_quad(view, (x0, y0, xe, y1)))
+            if sex:
+                xs = x0
+                if 0 < split < len(reading.text):
+                    gap = (reading.char_pos[split] + reading.char_pos[split - 1]) / 2
+                    xs = x0 + (x1 - x0) * gap
+                out["sex"] = _Field(sex, prob(reading, split), self._box_quad(view, (xs, y0, x1, y1)))
+        return out
+
+    # -- public ---------------------------------------------------------------------
+
+    def recognize(self, image: ImageSource, *, portrait: bool = False) -> HKIDResult:
+        """Read one card image (a path, encoded bytes, or a BGR numpy array).
+
+        Args:
+            image: the photo or scan.
+            portrait: also return the main portrait as PNG bytes in ``result.portrait``.
+
+        Returns:
+            The result; ``result.to_dict()`` is the cloud ``Data`` object.
+
+        Raises:
+            RecognitionError: with the cloud's code (format, size) or ``noCardFound``.
+        """
+        img = load_image(image)
+        try:
+            return self._recognize_loaded(img, portrait)
+        except RecognitionError:
+            raise
+        except (cv2.error, ValueError, IndexError, ZeroDivisionError, FloatingPointError) as exc:
+            # A numerical failure deep in a stage is reported, never hidden.
+            raise AlgorithmError(f"recognition failed: {type(exc).__name__}: {exc}") from exc
+
+    def _recognize_loaded(self, img: LoadedImage, portrait: bool) -> HKIDResult:
+        view = self._find_card(img)
+        lines = self._read_lines(img, view)
+        fields = self._fields(view, lines)
+        if "idNumber" not in fields and "birthDate" not in fields and "nameEn" not in fields:
+            raise NoCardFoundError("an identity card layout was found but none of its fields could be read")
+        data = CardData(**{k: f.value for k, f in fields.items()})
+        kv = [
+            KeyValueInfo(
+                key=k,
+                keyProb=_pct(fields[k].prob),
+                value=fields[k].value,
+                valueProb=_pct(fields[k].prob),
+                valuePos=[Point(x=int(round(x)), y=int(round(y))) for x, y in fields[k].quad],
+            )
+            for k in FIELD_KEYS
+            if k in fields
+        ]
+        q = view.quad
+        slice_rect = SliceRect(
+            **{f"x{i}": int(round(q[i][0])) for i in range(4)},
+            **{f"y{i}": int(round(q[i][1])) for i in range(4)},
+        )
+        card_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
+        card_h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+        checks = Checks(
+            cardVersion=view.design,
+            idNumberValid=id_number_valid(data.idNumber),
+            layoutScore=round(view.score, 3),
+        )
+        return HKIDResult(
+            algo_version=f"hkid-ocr-{__version__}",
+            data=data,
+            prism_keyValueInfo=kv,
+            sliceRect=slice_rect,
+            figure=figures(view),
+            ftype=int(is_photocopy(view.image)),
+            height=int(round(card_h)),
+            width=int(round(card_w)),
+            orgHeight=img.height,
+            orgWidth=img.width,
+            checks=checks,
+            portrait=portrait_crop(img.bgr, view) if portrait else None,
+        )
+
+
+def _pct(p: float) -> int:
+    return int(max(0, min(100, round(p * 100))))
+
+
+_default: Recognizer | None = None
+_default_lock = threading.Lock()
+
+
+def default_recognizer() -> Recognizer:
+    """The process-wide Recognizer used by :func:`recognize` (built on first use)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Recognizer()
+    return _default
+
+
+def recognize(image: ImageSource, *, portrait: bool = False) -> HKIDResult:
+    """Read one HKID card image with the default recognizer.
+
+    Args:
+        image: a file path, the encoded bytes, or a BGR numpy array.
+        portrait: also return the main portrait as PNG bytes in ``result.portrait``.
+
+    Example:
+        >>> import hkid_ocr
+        >>> d = hkid_ocr.recognize("tests/data/specimen_2018.jpg").to_dict()  # doctest: +SKIP
+        >>> d["data"]["sex"]  # doctest: +SKIP
+        '女F'
+    """
+    return default_recognizer().recognize(image, portrait=portrait)
+
