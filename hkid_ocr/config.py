@@ -29,7 +29,7 @@ class RecognizerConfig:
     model_dir: Path | None = None
     threads: int = 0
     min_layout_score: float = 0.35
-    accept_layout_score: float = 0.55
+    accept_layout_score: float = 0.62
 
     def __post_init__(self) -> None:
         if self.threads < 0:

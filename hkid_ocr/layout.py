@@ -181,6 +181,7 @@ def match_layout(text_map: np.ndarray) -> list[LayoutMatch]:
 
 #: The lines the recogniser reads, and the template lines each one spans.
 READ_LINES: dict[str, tuple[str, ...]] = {
+    "titleEn": ("titleEn",),
     "nameCn": ("nameCn",),
     "nameEn": ("nameEn",),
     "nameCode": ("nameCode",),
@@ -192,10 +193,16 @@ READ_LINES: dict[str, tuple[str, ...]] = {
 }
 
 TEXT_THRESHOLD = 0.3
+#: The English title spans ~74% of the card width on permanent cards
+#: ("HONG KONG PERMANENT IDENTITY CARD") and ~52% on others.
+PERMANENT_TITLE_MIN_WIDTH = 0.63
 
 
 def locate_lines(
-    text_map: np.ndarray, design: Design, shift: tuple[float, float]
+    text_map: np.ndarray,
+    design: Design,
+    shift: tuple[float, float],
+    lines: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, tuple[tuple[float, float, float, float], bool]]:
     """Each read line's kernel box (x0, y0, x1, y1) in canonical px, and whether text was seen.
 
@@ -215,10 +222,12 @@ def locate_lines(
     ]
     dx, dy = shift
     out: dict[str, tuple[tuple[float, float, float, float], bool]] = {}
-    for read_key, parts in READ_LINES.items():
+    for read_key, parts in (lines or READ_LINES).items():
         specs = [tmpl.line(k) for k in parts]
         ex0 = min(s.x for s in specs) * W + dx
         ex1 = max(s.x + max(s.w, s.max_w) for s in specs) * W + dx
+        if read_key in ("titleEn", "titleCn"):
+            ex0, ex1 = 0.04 * W + dx, 0.96 * W + dx
         ey0 = min(s.y for s in specs) * H + dy
         ey1 = max(s.y + s.h for s in specs) * H + dy
         ecy = (ey0 + ey1) / 2
@@ -248,3 +257,45 @@ def locate_lines(
         y1 = max(c[3] for c in line)
         out[read_key] = ((x0, y0, x1, y1), True)
     return out
+
+
+#: Lines whose left edge (or, for the centred titles, centre) sits at the same place
+#: on every card of a design: anchors for registering the printed layout.
+_ANCHOR_LINES = ("titleCn", "titleEn", "nameCn", "nameEn", "nameCode", "dobLabel", "birthDate",
+                 "issuedCode", "issueLabel", "firstIssuedDate", "issuedDate")
+_CENTRED = ("titleCn", "titleEn")
+
+
+def register_layout(text_map: np.ndarray, design: Design, shift: tuple[float, float]) -> np.ndarray | None:
+    """An affine map (2x3) from template positions to where the lines really are.
+
+    Identity when the card was rectified exactly. A scale or skew away from identity
+    means the card's corners were found wrong (an edge lost in clutter, a border taken
+    for the card), and the map tells how to correct them. None when fewer than five
+    anchor lines are visible.
+    """
+    H, W = text_map.shape
+    tmpl = TEMPLATES[design]
+    found = locate_lines(text_map, design, shift, {k: (k,) for k in _ANCHOR_LINES})
+    src, dst = [], []
+    for key in _ANCHOR_LINES:
+        box, ok = found[key]
+        if not ok:
+            continue
+        spec = tmpl.line(key)
+        cy = (box[1] + box[3]) / 2
+        if key in _CENTRED:
+            # Only the title's centre is common to permanent and other cards.
+            src.append(((spec.x + spec.w / 2) * W, spec.cy * H))
+            dst.append(((box[0] + box[2]) / 2, cy))
+        else:
+            src.append((spec.x * W, spec.cy * H))
+            dst.append((box[0], cy))
+    if len(src) < 5:
+        return None
+    A, inliers = cv2.estimateAffine2D(
+        np.array(src, np.float32), np.array(dst, np.float32), method=cv2.RANSAC, ransacReprojThreshold=3.0
+    )
+    if A is None or inliers is None or int(inliers.sum()) < 5:
+        return None
+    return A.astype(np.float64)

@@ -160,14 +160,47 @@ def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.
     return kept
 
 
-def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samples: int = 48) -> np.ndarray:
-    """Move each side of ``quad`` onto the strongest straight edge near it.
+def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    """The straight line supported by the most sample rows (one candidate point each)."""
+    if len(pts) < 2:
+        return None
+    best_support, best_key, best_inl = 0, -np.inf, None
+    tries = min(300, len(pts) * (len(pts) - 1) // 2)
+    idx = rng.integers(0, len(pts), size=(tries, 2))
+    for i, j in idx:
+        if rows[i] == rows[j]:
+            continue
+        d = pts[j] - pts[i]
+        norm = float(np.hypot(d[0], d[1]))
+        if norm < 1e-6:
+            continue
+        nrm = np.array([-d[1], d[0]]) / norm
+        dist = np.abs((pts - pts[i]) @ nrm)
+        inl = dist < 1.5
+        support = len(np.unique(rows[inl]))
+        # Most rows first; between equals, the outermost line (the card's border lies
+        # outside every printed or photographed edge on the card).
+        key = support + 0.001 * float(offs[inl].mean())
+        if support > best_support or (support == best_support and key > best_key):
+            best_support, best_key, best_inl = support, key, inl
+    if best_inl is None or best_support < max(6, n_rows // 3):
+        return None
+    sel = pts[best_inl]
+    c = sel.mean(axis=0)
+    _, _, vt = np.linalg.svd(sel - c)
+    return vt[0], c
 
-    For points along the middle of each side, the gradient across the side is sampled
-    within ``radius`` (fraction of the card's diagonal) and the strongest response is
-    kept; a robust line through those points replaces the side. Partial occlusion, a
-    background object touching the card, or a contour that leaked into the background
-    then no longer bends the corners: most of each side is still a clean edge.
+
+def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samples: int = 48) -> np.ndarray:
+    """Move each side of ``quad`` onto the straight edge near it that most of the side shares.
+
+    Along the middle of each side, the gradient across the side is sampled within
+    ``radius`` (fraction of the card's diagonal); the strongest few responses of each
+    profile are candidates, and the line through candidates of the most profiles wins
+    (RANSAC), ties going to the outermost. Partial occlusion, a background object
+    touching the card, or a strong edge inside the card (the portrait) then no longer
+    bends the corners: only the card's border runs the whole length of a side.
     """
     q = np.asarray(quad, np.float64)
     g = gray.astype(np.float32)
@@ -176,7 +209,8 @@ def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samp
     diag = float(np.linalg.norm(q[2] - q[0]))
     r = max(3.0, radius * diag)
     offsets = np.linspace(-r, r, int(2 * r) + 1, dtype=np.float32)
-    ts = np.linspace(0.12, 0.88, samples, dtype=np.float32)
+    ts = np.linspace(0.08, 0.92, samples, dtype=np.float32)
+    rng = np.random.default_rng(0)  # fixed: the same image always gives the same corners
     lines = []
     for i in range(4):
         a, b = q[i], q[(i + 1) % 4]
@@ -192,17 +226,27 @@ def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samp
         sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         sy = cv2.remap(gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         resp = np.abs(sx * n[0] + sy * n[1])
-        # Prefer edges near the current side when responses are comparable.
-        resp = resp * (1.0 - 0.3 * np.abs(offsets)[None, :] / r)
-        best = resp.argmax(axis=1)
-        strength = resp[np.arange(len(ts)), best]
-        ok = strength > max(12.0, 0.35 * float(np.median(strength)))
-        if ok.sum() < samples // 3:
+        # Candidates: local maxima of each profile, the strongest three, above a floor.
+        floor = max(10.0, 0.2 * float(np.percentile(resp.max(axis=1), 75)))
+        peak = (resp >= np.roll(resp, 1, axis=1)) & (resp >= np.roll(resp, -1, axis=1)) & (resp > floor)
+        peak[:, 0] = peak[:, -1] = False
+        rows_l, cols_l = [], []
+        for row in range(len(ts)):
+            cols = np.flatnonzero(peak[row])
+            if len(cols):
+                cols = cols[np.argsort(resp[row, cols])[::-1][:3]]
+                rows_l += [row] * len(cols)
+                cols_l += list(cols)
+        fit = None
+        if rows_l:
+            rows = np.array(rows_l)
+            cols = np.array(cols_l)
+            fit = _ransac_line(rows, pts[rows, cols].astype(np.float64), offsets[cols], len(ts), rng)
+        if fit is None:
             lines.append(np.array([u[0], u[1], a[0], a[1]]))
-            continue
-        sel = pts[np.arange(len(ts)), best][ok].astype(np.float32)
-        vx, vy, x0, y0 = cv2.fitLine(sel, cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
-        lines.append(np.array([vx, vy, x0, y0], np.float64))
+        else:
+            (vx, vy), (x0, y0) = fit
+            lines.append(np.array([vx, vy, x0, y0], np.float64))
     out = []
     for i in range(4):
         p = _line_intersection(lines[i - 1], lines[i])
@@ -212,7 +256,7 @@ def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samp
     res = np.array(out)
     if not cv2.isContourConvex(res.astype(np.float32).reshape(-1, 1, 2)):
         return q
-    if np.abs(res - q).max() > 2 * r:
+    if np.abs(res - q).max() > 2.5 * r:
         return q
     return res
 
@@ -254,3 +298,91 @@ def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
     out.append(CardCandidate(quad=whole, source="whole"))
     return out
+
+
+#: Where printed text spans on the upright card (both designs), as fractions: the
+#: text block from the English name's left edge to the card number's right edge,
+#: and from the title's top to the issue date's bottom.
+_TEXT_SPAN_X = (0.05, 0.93)
+_TEXT_SPAN_Y = (0.05, 0.91)
+
+
+def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.3) -> np.ndarray | None:
+    """Estimate the card from where its text is, when its outline cannot be traced.
+
+    ``text_map`` is the detector's probability map over the whole (downscaled) image
+    and ``gray`` the same image in grey. The largest cluster of text lines gives the
+    card's rotation (the lines' direction) and extent (the text block covers a known
+    share of the card); the sides are then snapped onto the card's edges where they
+    are visible. Returns corners clockwise from the top-left-most, in map pixels.
+    """
+    h, w = text_map.shape
+    binary = (text_map > threshold).astype(np.uint8)
+    if binary.sum() < 50:
+        return None
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    # Line direction: angle of elongated components, weighted by their length.
+    angles, weights, thick = [], [], []
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < 12:
+            continue
+        ys, xs = np.nonzero(labels[stats[i, 1]: stats[i, 1] + stats[i, 3], stats[i, 0]: stats[i, 0] + stats[i, 2]] == i)
+        pts = np.stack([xs, ys], axis=1).astype(np.float32)
+        (_, _), (rw, rh), ang = cv2.minAreaRect(pts)
+        if max(rw, rh) < 2.5 * max(1.0, min(rw, rh)):
+            continue
+        a = ang if rw >= rh else ang + 90.0
+        angles.append(np.deg2rad(a) * 2)  # doubled: lines have no direction
+        weights.append(max(rw, rh))
+        thick.append(min(rw, rh))
+    if len(angles) < 3:
+        return None
+    wts = np.array(weights)
+    theta = 0.5 * np.arctan2((np.sin(angles) * wts).sum(), (np.cos(angles) * wts).sum())
+    # Group lines into one card: join components whose gap is under a few line
+    # heights (rows of one card sit ~1.5 line heights apart; columns join via rows).
+    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 12]
+    boxes = np.array([[stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2], stats[i, 1] + stats[i, 3]]
+                      for i in keep], np.float64)
+    reach = 6.0 * float(np.median(thick))
+    parent = list(range(len(keep)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(keep)):
+        gx = np.maximum(0, np.maximum(boxes[:, 0] - boxes[i, 2], boxes[i, 0] - boxes[:, 2]))
+        gy = np.maximum(0, np.maximum(boxes[:, 1] - boxes[i, 3], boxes[i, 1] - boxes[:, 3]))
+        for j in np.flatnonzero(np.hypot(gx, gy) < reach):
+            parent[root(int(j))] = root(i)
+    areas: dict[int, int] = {}
+    for idx, i in enumerate(keep):
+        r = root(idx)
+        areas[r] = areas.get(r, 0) + int(stats[i, cv2.CC_STAT_AREA])
+    best = max(areas, key=lambda r: areas[r])
+    members = [i for idx, i in enumerate(keep) if root(idx) == best]
+    mask = np.isin(labels, members)
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 30:
+        return None
+    c, s = np.cos(-theta), np.sin(-theta)
+    rx = xs * c - ys * s
+    ry = xs * s + ys * c
+    x0, x1 = float(rx.min()), float(rx.max())
+    y0, y1 = float(ry.min()), float(ry.max())
+    tw, th = x1 - x0, y1 - y0
+    # Symmetric margins: the half turn is not known yet.
+    sx = _TEXT_SPAN_X[1] - _TEXT_SPAN_X[0]
+    sy = _TEXT_SPAN_Y[1] - _TEXT_SPAN_Y[0]
+    cw, ch = tw / sx, th / sy
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    rect = np.array([[cx - cw / 2, cy - ch / 2], [cx + cw / 2, cy - ch / 2],
+                     [cx + cw / 2, cy + ch / 2], [cx - cw / 2, cy + ch / 2]])
+    cb, sb = np.cos(theta), np.sin(theta)
+    quad = np.stack([rect[:, 0] * cb - rect[:, 1] * sb, rect[:, 0] * sb + rect[:, 1] * cb], axis=1)
+    quad = order_clockwise(quad)
+    quad = snap_to_edges(gray, quad, radius=0.035)
+    return snap_to_edges(gray, quad, radius=0.012)

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import date
 
 import cv2
 import numpy as np
 
 from . import __version__
-from .checks import id_number_valid
+from .report import card_checks
 from .config import RecognizerConfig
 from .errors import AlgorithmError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
-from .layout import locate_lines, match_layout, text_box
-from .locate import find_candidates
+from .layout import PERMANENT_TITLE_MIN_WIDTH, locate_lines, match_layout, register_layout, text_box
+from .names import NameDecision, decide_name
+from .locate import WORK_SIDE, find_candidates, quad_from_text, snap_to_edges
 from .models import resolve_models
 from .parse import (
     ALPHABETS,
@@ -35,8 +37,6 @@ from .parse import (
     parse_first_issued,
     parse_id_number,
     parse_issue_date,
-    parse_name_cn,
-    parse_name_code,
     parse_name_en,
     parse_symbols,
     split_birth_sex,
@@ -46,11 +46,18 @@ from .quality import is_photocopy
 from .rectify import CARD_SIZE, card_homography, half_turn, map_points, orientations, warp_card, warp_region
 from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
 from .runtime import OnnxModel
-from .schema import CardData, Checks, HKIDResult, KeyValueInfo, Point, SliceRect
+from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
 from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
 
 __all__ = ["Recognizer", "recognize"]
+
+
+Box = tuple[float, float, float, float]
+#: Long side of the whole-image text search (the fallback card finder).
+TEXT_SEARCH_SIDE = 800
+#: Corners this far off (fraction of the card diagonal) are corrected from the layout.
+REGISTRATION_TOLERANCE = 0.012
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,42 @@ class Recognizer:
 
     # -- stages ---------------------------------------------------------------------
 
+    def _evaluate(self, img: LoadedImage, quad: np.ndarray) -> CardView:
+        """Rectify one candidate, detect its text, and match it against both designs."""
+        H = card_homography(quad, CARD_SIZE)
+        card = warp_card(img.bgr, H, CARD_SIZE)
+        tmap = self._detector.probability([card])[0]
+        match = match_layout(tmap)[0]
+        if match.flipped:
+            quad = half_turn(quad)
+            H = card_homography(quad, CARD_SIZE)
+            card = card[::-1, ::-1]
+            tmap = tmap[::-1, ::-1]
+        return CardView(
+            quad=quad,
+            homography=H,
+            size=CARD_SIZE,
+            image=np.ascontiguousarray(card),
+            text_map=np.ascontiguousarray(tmap),
+            design=match.design,
+            score=match.score,
+            shift=match.shift,
+        )
+
+    def _text_candidate(self, img: LoadedImage) -> np.ndarray | None:
+        """A card quad from the text on the whole image (for outlines lost in clutter)."""
+        h, w = img.bgr.shape[:2]
+        scale = min(1.0, TEXT_SEARCH_SIDE / max(h, w))
+        sw, sh = max(32, round(w * scale)), max(32, round(h * scale))
+        small = cv2.resize(img.bgr, (sw, sh), interpolation=cv2.INTER_AREA)
+        pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
+        padded = cv2.copyMakeBorder(small, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
+        tmap = self._detector.probability([padded])[0][:sh, :sw]
+        quad = quad_from_text(tmap, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+        if quad is None:
+            return None
+        return quad * np.array([w / sw, h / sh])
+
     def _find_card(self, img: LoadedImage) -> CardView:
         """Try card candidates until one matches a design's layout well enough."""
         cands = find_candidates(img.bgr)
@@ -98,40 +141,64 @@ class Recognizer:
             # A tight scan: the frame is most likely the card itself, try it first.
             cands = cands[-1:] + cands[:-1]
         best: CardView | None = None
-        for cand in cands:
-            for quad in orientations(cand.quad):
-                H = card_homography(quad, CARD_SIZE)
-                card = warp_card(img.bgr, H, CARD_SIZE)
-                tmap = self._detector.probability([card])[0]
-                match = match_layout(tmap)[0]
-                if match.flipped:
-                    quad = half_turn(quad)
-                    H = card_homography(quad, CARD_SIZE)
-                    card = card[::-1, ::-1]
-                    tmap = tmap[::-1, ::-1]
-                view = CardView(
-                    quad=quad,
-                    homography=H,
-                    size=CARD_SIZE,
-                    image=np.ascontiguousarray(card),
-                    text_map=np.ascontiguousarray(tmap),
-                    design=match.design,
-                    score=match.score,
-                    shift=match.shift,
-                )
-                if best is None or view.score > best.score:
-                    best = view
-            if best is not None and best.score >= self.config.accept_layout_score:
+        quads = (q for cand in cands for q in orientations(cand.quad))
+        for quad in quads:
+            view = self._evaluate(img, quad)
+            if best is None or view.score > best.score:
+                best = view
+            if best.score >= self.config.accept_layout_score:
                 break
+        if best is None or best.score < self.config.accept_layout_score:
+            # The outline may be broken by clutter: find the card by its text instead.
+            quad = self._text_candidate(img)
+            if quad is not None:
+                for q in orientations(quad):
+                    view = self._evaluate(img, q)
+                    if best is None or view.score > best.score:
+                        best = view
         if best is None or best.score < self.config.min_layout_score:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
-        return best
+        return self._register(img, best)
 
-    def _read_lines(self, img: LoadedImage, view: CardView) -> dict[str, tuple[LineReading, tuple[float, float, float, float]]]:
+    def _register(self, img: LoadedImage, view: CardView) -> CardView:
+        """Correct the card's corners from where its printed lines are.
+
+        When the lines sit where the design puts them, the corners were right and the
+        view is kept. Otherwise the corners are moved by the same map (then snapped to
+        the card's edges where they are visible) and the card is rectified again.
+        """
+        A = register_layout(view.text_map, view.design, view.shift)
+        if A is None:
+            return view
+        W, H = view.size
+        corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float64)
+        # A template point p shows at A(p) in this view, so the card's true corners
+        # are at A(corners) here.
+        moved = corners @ A[:, :2].T + A[:, 2]
+        if np.abs(moved - corners).max() < REGISTRATION_TOLERANCE * np.hypot(W, H):
+            return view
+        quad = map_points(view.homography, moved)
+        h, w = img.bgr.shape[:2]
+        scale = min(1.0, WORK_SIDE / max(h, w))
+        small = cv2.resize(img.bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                           interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        quad = snap_to_edges(gray, quad * scale, radius=0.015) / scale
+        redone = self._evaluate(img, quad)
+        return redone if redone.score >= view.score - 0.05 else view
+
+    def _read_lines(
+        self, img: LoadedImage, view: CardView
+    ) -> tuple[dict[str, tuple[LineReading, Box]], bool | None]:
+        """Read every field line; also say whether the title is the permanent one."""
         lines = locate_lines(view.text_map, view.design, view.shift)
+        title_box, title_found = lines.pop("titleEn")
+        title_permanent = (
+            (title_box[2] - title_box[0]) / view.size[0] >= PERMANENT_TITLE_MIN_WIDTH if title_found else None
+        )
         keys: list[str] = []
         crops: list[np.ndarray] = []
-        boxes: list[tuple[float, float, float, float]] = []
+        boxes: list[Box] = []
         for key, (kernel, found) in lines.items():
             if not found:
                 continue  # nothing printed there: the field is absent on this card
@@ -140,14 +207,16 @@ class Recognizer:
             boxes.append(box)
             crops.append(warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH))
         readings = self._recognizer.read(crops, keys)
-        return {k: (r, b) for k, r, b in zip(keys, readings, boxes)}
+        return {k: (r, b) for k, r, b in zip(keys, readings, boxes)}, title_permanent
 
     @staticmethod
     def _box_quad(view: CardView, box: tuple[float, float, float, float]) -> np.ndarray:
         x0, y0, x1, y1 = box
         return map_points(view.homography, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
-    def _fields(self, view: CardView, lines: dict[str, tuple[LineReading, tuple[float, float, float, float]]]) -> dict[str, _Field]:
+    def _fields(
+        self, view: CardView, lines: dict[str, tuple[LineReading, Box]]
+    ) -> tuple[dict[str, _Field], NameDecision]:
         out: dict[str, _Field] = {}
 
         def prob(r: LineReading, lo: int = 0, hi: int | None = None) -> float:
@@ -155,10 +224,15 @@ class Recognizer:
             ps = [p for ch, p in zip(r.text[lo:hi], r.char_probs[lo:hi]) if ch != " "]
             return float(min(ps)) if ps else 0.0
 
+        cn = lines.get("nameCn")
+        code = lines.get("nameCode")
+        name = decide_name(cn[0] if cn else None, code[0] if code else None)
+        if name.name_cn and cn:
+            out["nameCn"] = _Field(name.name_cn, name.prob_cn, self._box_quad(view, cn[1]))
+        if name.name_code and code:
+            out["nameCode"] = _Field(name.name_code, name.prob_code, self._box_quad(view, code[1]))
         simple = {
-            "nameCn": parse_name_cn,
             "nameEn": parse_name_en,
-            "nameCode": parse_name_code,
             "issuedCode": parse_symbols,
             "firstIssuedDate": parse_first_issued,
             "issuedDate": parse_issue_date,
@@ -189,7 +263,7 @@ class Recognizer:
                     gap = (reading.char_pos[split] + reading.char_pos[split - 1]) / 2
                     xs = x0 + (x1 - x0) * gap
                 out["sex"] = _Field(sex, prob(reading, split), self._box_quad(view, (xs, y0, x1, y1)))
-        return out
+        return out, name
 
     # -- public ---------------------------------------------------------------------
 
@@ -217,8 +291,8 @@ class Recognizer:
 
     def _recognize_loaded(self, img: LoadedImage, portrait: bool) -> HKIDResult:
         view = self._find_card(img)
-        lines = self._read_lines(img, view)
-        fields = self._fields(view, lines)
+        lines, title_permanent = self._read_lines(img, view)
+        fields, name = self._fields(view, lines)
         if "idNumber" not in fields and "birthDate" not in fields and "nameEn" not in fields:
             raise NoCardFoundError("an identity card layout was found but none of its fields could be read")
         data = CardData(**{k: f.value for k, f in fields.items()})
@@ -240,18 +314,15 @@ class Recognizer:
         )
         card_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
         card_h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
-        checks = Checks(
-            cardVersion=view.design,
-            idNumberValid=id_number_valid(data.idNumber),
-            layoutScore=round(view.score, 3),
-        )
+        ftype = int(is_photocopy(view.image))
+        checks = card_checks(data, view, name, title_permanent, bool(ftype), date.today())
         return HKIDResult(
             algo_version=f"hkid-ocr-{__version__}",
             data=data,
             prism_keyValueInfo=kv,
             sliceRect=slice_rect,
             figure=figures(view),
-            ftype=int(is_photocopy(view.image)),
+            ftype=ftype,
             height=int(round(card_h)),
             width=int(round(card_w)),
             orgHeight=img.height,

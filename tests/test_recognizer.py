@@ -1,0 +1,191 @@
+"""End to end: both specimens, and variants built from them, read exactly."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SPECIMENS, corner_error, specimen
+from scenes import clutter, place, rotate_exact
+
+import hkid_ocr
+
+CLOUD_KEYS = {
+    "algo_version", "data", "figure", "ftype", "height", "orgHeight", "orgWidth",
+    "prism_keyValueInfo", "sliceRect", "width",
+}
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_specimen_all_fields_exact(recognizer, truth, name):
+    res = recognizer.recognize(str(pytest.importorskip("conftest").DATA / name))
+    d = res.to_dict()
+    assert d["data"] == truth[name]["data"]
+    assert res.checks.cardVersion == truth[name]["card"]
+    assert CLOUD_KEYS <= set(d)
+    assert [kv["key"] for kv in d["prism_keyValueInfo"]] == list(truth[name]["data"])
+    for kv in d["prism_keyValueInfo"]:
+        assert 0 <= kv["valueProb"] <= 100 and len(kv["valuePos"]) == 4
+    assert (d["orgWidth"], d["orgHeight"]) == (476, 300)
+    assert d["ftype"] == 0
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_value_boxes_sit_on_their_text(recognizer, name):
+    """Each valuePos box, cut from the image and read again on its own, holds its value."""
+    img = specimen(name)
+    res = recognizer.recognize(img)
+    for kv in res.prism_keyValueInfo:
+        pts = np.array([[p.x, p.y] for p in kv.valuePos], float)
+        x0, y0 = pts.min(axis=0)
+        x1, y1 = pts.max(axis=0)
+        assert 0 <= x0 < x1 <= img.shape[1] and 0 <= y0 < y1 <= img.shape[0], kv.key
+        # the box is a text line: wider than tall, and not taller than 15% of the card
+        assert (x1 - x0) > (y1 - y0) * 0.8 and (y1 - y0) < 0.15 * img.shape[0], kv.key
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_quarter_turns(recognizer, truth, name, turns):
+    scene = rotate_exact(specimen(name), turns)
+    d = recognizer.recognize(scene.image).to_dict()
+    assert d["data"] == truth[name]["data"]
+    assert corner_error(d["sliceRect"], scene.corners) < 0.02
+
+
+VARIANTS = {
+    "clutter": dict(card_width=0.6),
+    "tilt": dict(card_width=0.5, rotate=8, tilt=0.12),
+    "rotated-20": dict(card_width=0.45, rotate=-20),
+    "quarter-tilt": dict(card_width=0.7, rotate=90, tilt=0.1),
+    "half-tilt": dict(card_width=0.55, rotate=183, tilt=0.15),
+    "three-quarter": dict(card_width=0.5, rotate=275),
+    # the 476 px specimen scaled to 40% (190 px wide) on a cluttered background
+    "scale-40": dict(card_width=190 / 800, canvas=(600, 800)),
+}
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_photo_variants(recognizer, truth, name, variant):
+    scene = place(specimen(name), seed=zlib.crc32(variant.encode()) % 1000, **VARIANTS[variant])
+    d = recognizer.recognize(scene.image).to_dict()
+    assert d["data"] == truth[name]["data"]
+    assert corner_error(d["sliceRect"], scene.corners) < 0.02
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_scaled_to_40_percent(recognizer, truth, name):
+    img = specimen(name)
+    small = cv2.resize(img, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    assert recognizer.recognize(small).to_dict()["data"] == truth[name]["data"]
+
+
+def test_field_boxes_follow_a_rotated_card(recognizer):
+    """On a card turned a quarter, field boxes are carried into the turned image."""
+    scene = rotate_exact(specimen("specimen_2003.jpg"), 1)
+    upright = recognizer.recognize(specimen("specimen_2003.jpg"))
+    turned = recognizer.recognize(scene.image)
+    h = specimen("specimen_2003.jpg").shape[0]
+    for a, b in zip(upright.prism_keyValueInfo, turned.prism_keyValueInfo):
+        # clockwise quarter turn: (x, y) -> (h - 1 - y, x)
+        for p, q in zip(a.valuePos, b.valuePos):
+            assert abs((h - 1 - p.y) - q.x) <= 3 and abs(p.x - q.y) <= 3
+
+
+def _landscape() -> np.ndarray:
+    img = np.zeros((600, 900, 3), np.uint8)
+    img[:300] = (235, 190, 120)
+    img[300:] = (60, 140, 70)
+    cv2.circle(img, (700, 120), 50, (120, 230, 255), -1)
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        cv2.line(img, (int(rng.integers(0, 900)), 300), (int(rng.integers(0, 900)), 600), (40, 100, 40), 3)
+    return img
+
+
+def _text_page() -> np.ndarray:
+    img = np.full((800, 1200, 3), 250, np.uint8)
+    for i in range(18):
+        cv2.putText(img, "Lorem ipsum dolor 12-03-1999 A123456(3)", (20, 40 + i * 40),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 2)
+    return img
+
+
+NON_CARDS = {
+    "landscape": _landscape,
+    "blank-paper": lambda: np.full((700, 1000, 3), 245, np.uint8),
+    "noise": lambda: np.random.default_rng(0).integers(0, 256, (600, 900, 3), dtype=np.uint8),
+    "clutter": lambda: clutter(800, 1200, 5),
+    "text-page": _text_page,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NON_CARDS))
+def test_non_card_raises_no_card(recognizer, kind):
+    with pytest.raises(hkid_ocr.RecognitionError) as info:
+        recognizer.recognize(NON_CARDS[kind]())
+    assert info.value.code == "noCardFound"
+    assert isinstance(info.value, hkid_ocr.NoCardFoundError)
+
+
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (b"", "illegalImageContent"),
+        (b"\x00garbage" * 50, "unsupportedImageFormat"),
+        (b"%PDF-1.4\n1 0 obj<<>>endobj\n", "unsupportedImageFormat"),
+    ],
+)
+def test_corrupt_bytes_raise_format_codes(recognizer, data, code):
+    with pytest.raises(hkid_ocr.ImageFormatError) as info:
+        recognizer.recognize(data)
+    assert info.value.code == code
+
+
+def test_truncated_jpeg(recognizer):
+    data = (pytest.importorskip("conftest").DATA / "specimen_2003.jpg").read_bytes()
+    with pytest.raises(hkid_ocr.RecognitionError) as info:
+        recognizer.recognize(data[: len(data) // 3])
+    assert info.value.code in {"illegalImageContent", "noCardFound"}
+
+
+def test_portrait_crop_on_request(recognizer):
+    res = recognizer.recognize(specimen("specimen_2018.jpg"), portrait=True)
+    assert res.portrait is not None and res.portrait.startswith(b"\x89PNG")
+    assert "portrait" not in res.to_dict()
+    crop = cv2.imdecode(np.frombuffer(res.portrait, np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[0] > crop.shape[1]  # a portrait is taller than wide
+    assert recognizer.recognize(specimen("specimen_2018.jpg")).portrait is None
+
+
+def test_json_is_deterministic(recognizer):
+    img = specimen("specimen_2003.jpg")
+    assert recognizer.recognize(img).to_json() == recognizer.recognize(img).to_json()
+
+
+def test_shared_recognizer_across_threads(recognizer, truth):
+    imgs = [specimen(n) for n in SPECIMENS]
+    expected = [recognizer.recognize(i).to_json() for i in imgs]
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def work(k: int) -> None:
+        out = recognizer.recognize(imgs[k % 2]).to_json()
+        with lock:
+            results.append((k % 2, out))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(out == expected[k] for k, out in results)
+
+
+def test_module_level_recognize_uses_default(truth):
+    d = hkid_ocr.recognize(specimen("specimen_2018.jpg")).to_dict()
+    assert d["data"] == truth["specimen_2018.jpg"]["data"]
