@@ -41,6 +41,10 @@ _CHAR_FLOOR = 1e-3
 _DIGIT_FLOOR = 1e-6
 
 
+#: A code line read at least this confidently (every digit) may spell the name alone.
+CLEAR_CODE = 0.9
+
+
 @dataclass(frozen=True)
 class NameDecision:
     """The chosen name and code line, their confidences (0..1) and whether they agree."""
@@ -92,6 +96,10 @@ def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecisio
     if not chars and not digits:
         return NameDecision("", "", 0.0, 0.0, None)
     groups = len(digits) // 4 if len(digits) % 4 == 0 else -1
+    if groups > len(chars) and chars and p_code >= CLEAR_CODE:
+        # The name reader lost characters (tiny or faint print) but the code line is
+        # clear: spell the name from the codes, keeping what was read where it fits.
+        return _name_from_codes(chars, digits, groups, read_name, read_code, p_name, p_code)
     if groups <= 0 or (chars and groups != len(chars)):
         # The lines do not line up (a lost character or digit): report as read.
         return NameDecision(read_name, read_code, p_name, p_code, False if chars and digits else None)
@@ -148,3 +156,34 @@ def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecisio
         consistent=consistent,
         recovered=tuple(recovered),
     )
+
+
+def _name_from_codes(
+    chars: list[dict[str, float]],
+    digits: list[dict[str, float]],
+    groups: int,
+    read_name: str,
+    read_code: str,
+    p_name: float,
+    p_code: float,
+) -> NameDecision:
+    codes = ["".join(max(d, key=lambda c: d[c]) for d in digits[4 * i : 4 * i + 4]) for i in range(groups)]
+    name: list[str] = []
+    recovered: list[int] = []
+    j = 0  # next read character to place, in order
+    for i, code in enumerate(codes):
+        options = chars_for(code)
+        if not options:
+            return NameDecision(read_name, read_code, p_name, p_code, False)
+        if j < len(chars) and (set(chars[j]) & set(options)):
+            hit = max(set(chars[j]) & set(options), key=lambda c: chars[j][c])
+            name.append(hit)
+            j += 1
+        else:
+            name.append(options[0])
+            recovered.append(i)
+    # Every character that was read must have found its place, else the lines disagree.
+    consistent = j == len(chars)
+    if not consistent:
+        return NameDecision(read_name, read_code, p_name, p_code, False)
+    return NameDecision("".join(name), " ".join(codes), p_code * 0.9, p_code, True, tuple(recovered))

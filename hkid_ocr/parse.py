@@ -139,3 +139,88 @@ def parse_id_number(text: str) -> str:
     if m:
         return f"{m.group(1)}{m.group(2)}({m.group(3)})"
     return t
+
+
+_STATUS = "ARCU"
+_BIRTHPLACE = "ZXWO"
+# Digits a small or blurred letter is read as, in the birthplace slot.
+_AS_LETTER = {"2": "Z", "0": "O", "7": "Z"}
+
+
+def decode_symbols(chars: list[tuple[str, int, dict[str, float]]]) -> str | None:
+    """The symbols line from characters placed on the card's monospace grid.
+
+    ``chars`` holds (character read, cell index, alternatives) for each character,
+    where the cell index counts character widths from the start of the data column
+    (the same left edge as the date of birth). The line is stars ("***" or "*" or
+    none), then the status letter (A R C U), the birthplace letter (Z X W O), then
+    optional letters and letter-digit pairs. Stars are tiny and blur into one another
+    or into letters, so they are counted by the cells they occupy: the status letter's
+    cell. Returns None when no status-birthplace pair is found (the caller keeps the
+    plain reading).
+
+    Example:
+        >>> decode_symbols([("*", 0, {}), ("O", 1, {}), ("N", 2, {}), ("A", 3, {}), ("Z", 4, {})])
+        '***AZ'
+        >>> decode_symbols([("A", 0, {}), ("2", 1, {"2": 0.6, "Z": 0.3})])
+        'AZ'
+    """
+
+    def pick(i: int, allowed: str) -> str | None:
+        ch, _, alts = chars[i]
+        if ch in allowed:
+            return ch
+        options = {c: p for c, p in alts.items() if c in allowed}
+        if options:
+            return max(options, key=lambda c: options[c])
+        if allowed == _BIRTHPLACE and ch in _AS_LETTER:
+            return _AS_LETTER[ch]
+        return None
+
+    for i in range(len(chars) - 2, -1, -1):
+        status = pick(i, _STATUS)
+        place = pick(i + 1, _BIRTHPLACE)
+        if status is None or place is None:
+            continue
+        cell = chars[i][1]
+        if cell == 2:
+            # Between one star and three: go by how many stars were seen.
+            stars = 3 if sum(1 for c, _, _ in chars[:i] if c == "*") >= 2 else 1
+        elif cell in (0, 1, 3):
+            stars = cell
+        else:
+            continue
+        tail = "".join(c for c, _, _ in chars[i + 2 :] if c.isalnum())
+        return "*" * stars + status + place + tail
+    return None
+
+
+def case_name_en(chars: list[tuple[str, dict[str, float]]]) -> str:
+    """Apply the card's casing to an English name read character by character.
+
+    The card prints the surname in capitals and each given name with one leading
+    capital ("CHAN, Tai Man"). Where the reader saw the other case of a letter among
+    its own alternatives (I/i, L/l, C/c look alike when small), the casing rule picks
+    between them; a letter with no such alternative is kept as read.
+
+    Example:
+        >>> case_name_en([(c, {c.lower(): 0.2} if c == "I" else {}) for c in "LEE, ChI Nan"])
+        'LEE, Chi Nan'
+    """
+    out: list[str] = []
+    after_comma = False
+    word_start = True
+    for ch, alts in chars:
+        if ch == ",":
+            after_comma = True
+        if not ch.isalpha():
+            out.append(ch)
+            word_start = ch in " ,-"
+            continue
+        want_upper = (not after_comma) or word_start
+        other = ch.lower() if ch.isupper() else ch.upper()
+        if ch.isupper() != want_upper and other in alts:
+            ch = other
+        out.append(ch)
+        word_start = False
+    return parse_name_en("".join(out))

@@ -35,9 +35,11 @@ from .parse import (
     ALPHABETS,
     is_cjk,
     parse_first_issued,
+    decode_symbols,
     parse_id_number,
     parse_issue_date,
-    parse_name_en,
+    case_name_en,
+    parse_symbols,
     parse_symbols,
     split_birth_sex,
 )
@@ -232,8 +234,6 @@ class Recognizer:
         if name.name_code and code:
             out["nameCode"] = _Field(name.name_code, name.prob_code, self._box_quad(view, code[1]))
         simple = {
-            "nameEn": parse_name_en,
-            "issuedCode": parse_symbols,
             "firstIssuedDate": parse_first_issued,
             "issuedDate": parse_issue_date,
             "idNumber": parse_id_number,
@@ -245,6 +245,16 @@ class Recognizer:
             value = fn(reading.text)
             if value:
                 out[key] = _Field(value, prob(reading), self._box_quad(view, box))
+        if "nameEn" in lines:
+            reading, box = lines["nameEn"]
+            value = case_name_en([(c, dict(a)) for c, a in zip(reading.text, reading.alternatives)])
+            if value:
+                out["nameEn"] = _Field(value, prob(reading), self._box_quad(view, box))
+        if "issuedCode" in lines:
+            reading, box = lines["issuedCode"]
+            value = self._symbols(reading, box, lines.get("birthDate+sex"))
+            if value:
+                out["issuedCode"] = _Field(value, prob(reading), self._box_quad(view, box))
         if "birthDate+sex" in lines:
             reading, box = lines["birthDate+sex"]
             date, sex = split_birth_sex(reading.text)
@@ -264,6 +274,36 @@ class Recognizer:
                     xs = x0 + (x1 - x0) * gap
                 out["sex"] = _Field(sex, prob(reading, split), self._box_quad(view, (xs, y0, x1, y1)))
         return out, name
+
+    @staticmethod
+    def _symbols(
+        reading: LineReading, box: Box, dob: tuple[LineReading, Box] | None
+    ) -> str:
+        """Decode the symbols line on the character grid set by the date of birth above it.
+
+        The card prints both lines in one monospace font from one left edge, so the
+        date's ten characters give the grid's origin and pitch.
+        """
+        plain = parse_symbols(reading.text)
+        if dob is None:
+            return plain
+        d_read, d_box = dob
+        digits = [i for i, ch in enumerate(d_read.text) if ch.isdigit() or ch == "-"][:10]
+        if len(digits) < 10:
+            return plain
+        dw = d_box[2] - d_box[0]
+        x_first = d_box[0] + dw * d_read.char_pos[digits[0]]
+        pitch = dw * (d_read.char_pos[digits[9]] - d_read.char_pos[digits[0]]) / 9
+        if pitch <= 0:
+            return plain
+        w = box[2] - box[0]
+        chars = [
+            (ch, int(round((box[0] + w * pos - x_first) / pitch)), dict(alts))
+            for ch, pos, alts in zip(reading.text, reading.char_pos, reading.alternatives)
+            if ch != " "
+        ]
+        decoded = decode_symbols(chars)
+        return decoded if decoded is not None else plain
 
     # -- public ---------------------------------------------------------------------
 

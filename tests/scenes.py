@@ -58,8 +58,13 @@ def place(
     """
     H, W = canvas
     rng = np.random.default_rng(seed)
-    ch, cw = card.shape[:2]
     out_w = card_width * W
+    if out_w < card.shape[1]:
+        # Shrink first with area averaging, as a camera's optics would: warping a large
+        # image straight down to a small one aliases, which no real photo does.
+        f = out_w / card.shape[1]
+        card = cv2.resize(card, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    ch, cw = card.shape[:2]
     out_h = out_w * ch / cw
     src = np.array([[0, 0], [cw, 0], [cw, ch], [0, ch]], np.float32)
     rect = np.array([[-out_w / 2, -out_h / 2], [out_w / 2, -out_h / 2],
@@ -74,7 +79,7 @@ def place(
     dst = (rect @ R.T + centre).astype(np.float32)
     M = cv2.getPerspectiveTransform(src, dst)
     bg = clutter(H, W, seed) if background == "clutter" else np.full((H, W, 3), 235, np.uint8)
-    warped = cv2.warpPerspective(card, M, (W, H), flags=cv2.INTER_AREA)
+    warped = cv2.warpPerspective(card, M, (W, H), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), M, (W, H))
     img = np.where(mask[:, :, None] > 127, warped, bg)
     return Scene(image=img, corners=dst.astype(np.float64))
