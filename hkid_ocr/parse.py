@@ -135,7 +135,8 @@ def parse_issue_date(text: str) -> str:
 def parse_id_number(text: str) -> str:
     """Card number "A123456(7)": prefix letters, six digits, check digit in brackets."""
     t = re.sub(r"\s+", "", text)
-    m = re.fullmatch(r"([A-Z]{1,2})(\d{6})\(?([0-9A])\)?", t)
+    # Any letter in the check slot: the specimens print (E), which no real card has.
+    m = re.fullmatch(r"([A-Z]{1,2})(\d{6})\(?([0-9A-Z])\)?", t)
     if m:
         return f"{m.group(1)}{m.group(2)}({m.group(3)})"
     return t

@@ -16,13 +16,17 @@ if ((${#missing[@]})); then
   if command -v apt-get >/dev/null; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     echo "setup: installing Debian packages: ${missing[*]}"
-    $SUDO apt-get update -qq || true
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Only the synthetic corpus needs these: a failure here is a warning, not a stop
+    # (its tests then skip and say why).
+    { $SUDO apt-get update -qq || true; } >/dev/null 2>&1
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+      >/dev/null 2>&1 || echo "setup: warning: could not install ${missing[*]}" >&2
   else
     echo "setup: apt-get not found; install these yourself for the benchmark corpus: ${missing[*]}" >&2
   fi
 fi
 
 PY=${PYTHON:-python3}
-"$PY" -m pip install -q -e ".[test]"
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "as the 'root' user" || true
+"$PY" -c "import hkid_ocr" 2>/dev/null || { echo "setup: pip install failed" >&2; exit 1; }
 "$PY" -m hkid_ocr.models fetch

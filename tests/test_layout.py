@@ -1,0 +1,81 @@
+"""Templates and layout matching on real text maps of the specimens."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import specimen
+
+from hkid_ocr.layout import TEMPLATES, locate_lines, match_layout, register_layout, template_mask, text_box
+from hkid_ocr.rectify import CARD_SIZE, card_homography, warp_card
+
+
+@pytest.fixture(scope="module")
+def maps(recognizer):
+    out = {}
+    for design in ("2003", "2018"):
+        img = specimen(f"specimen_{design}.jpg")
+        h, w = img.shape[:2]
+        quad = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+        card = warp_card(img, card_homography(quad, CARD_SIZE), CARD_SIZE)
+        out[design] = recognizer._detector.probability([card])[0]
+    return out
+
+
+def test_templates_are_inside_the_card():
+    for tmpl in TEMPLATES.values():
+        for line in tmpl.lines:
+            assert 0 <= line.x < line.x + max(line.w, line.max_w) <= 1.0, line.key
+            assert 0 <= line.y < line.y + line.h <= 1.0, line.key
+
+
+def test_masks_differ_between_designs():
+    a, b = template_mask("2003", 128, 80), template_mask("2018", 128, 80)
+    assert a.sum() > 0 and b.sum() > 0 and not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("design", ["2003", "2018"])
+def test_match_picks_design_and_orientation(maps, design):
+    best, *rest = match_layout(maps[design])
+    assert best.design == design and not best.flipped
+    assert best.score > 0.6 and best.score - rest[0].score > 0.01
+    flipped = match_layout(np.ascontiguousarray(maps[design][::-1, ::-1]))[0]
+    assert flipped.design == design and flipped.flipped
+
+
+@pytest.mark.parametrize("design", ["2003", "2018"])
+def test_lines_found_where_the_template_says(maps, design):
+    lines = locate_lines(maps[design], design, (0.0, 0.0))
+    W, H = CARD_SIZE
+    for key in ("nameCn", "nameEn", "nameCode", "issuedDate", "idNumber"):
+        box, found = lines[key]
+        spec = TEMPLATES[design].line(key)
+        assert found, key
+        assert abs((box[1] + box[3]) / 2 - spec.cy * H) < 4, key
+        assert abs(box[0] - spec.x * W) < 8, key
+
+
+@pytest.mark.parametrize("design", ["2003", "2018"])
+def test_registration_is_identity_on_an_exact_card(maps, design):
+    A = register_layout(maps[design], design, (0.0, 0.0))
+    assert A is not None
+    assert np.allclose(A[:, :2], np.eye(2), atol=0.02) and np.abs(A[:, 2]).max() < 4
+
+
+def test_registration_sees_a_shrunken_card(maps):
+    # The card rendered at 90% inside the frame: the map says so.
+    import cv2
+
+    m = maps["2003"]
+    H, W = m.shape
+    small = cv2.resize(m, None, fx=0.9, fy=0.9)
+    framed = np.zeros_like(m)
+    oy, ox = (H - small.shape[0]) // 2, (W - small.shape[1]) // 2
+    framed[oy : oy + small.shape[0], ox : ox + small.shape[1]] = small
+    A = register_layout(framed, "2003", (0.0, 0.0))
+    assert A is not None and abs(A[0, 0] - 0.9) < 0.03 and abs(A[1, 1] - 0.9) < 0.04
+
+
+def test_text_box_grows_the_kernel():
+    x0, y0, x1, y1 = text_box((10, 10, 100, 20))
+    assert x0 < 10 and y0 < 10 and x1 > 100 and y1 > 20

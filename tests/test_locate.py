@@ -1,0 +1,59 @@
+"""Card candidates: outlines on plain and cluttered backgrounds, snapping, text fallback."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from conftest import specimen
+from scenes import place
+
+from hkid_ocr.locate import find_candidates, quad_from_text, snap_to_edges
+
+
+def _best_error(cands, truth):
+    diag = np.linalg.norm(truth[2] - truth[0])
+    errs = []
+    for c in cands:
+        # compare as sets of corners (order is decided later by the layout)
+        d = np.linalg.norm(c.quad[:, None, :] - truth[None, :, :], axis=2).min(axis=1).max()
+        errs.append(d / diag)
+    return min(errs)
+
+
+def test_whole_frame_is_always_a_candidate():
+    cands = find_candidates(np.full((300, 476, 3), 200, np.uint8))
+    assert cands[-1].source == "whole"
+
+
+def test_card_on_plain_background():
+    scene = place(specimen("specimen_2018.jpg"), card_width=0.5, rotate=12, background="plain")
+    assert _best_error(find_candidates(scene.image), scene.corners) < 0.01
+
+
+def test_card_on_clutter_with_tilt():
+    scene = place(specimen("specimen_2003.jpg"), card_width=0.55, rotate=-7, tilt=0.1, seed=3)
+    assert _best_error(find_candidates(scene.image), scene.corners) < 0.015
+
+
+def test_snap_moves_a_rough_quad_onto_the_edges():
+    img = np.full((400, 600), 40, np.uint8)
+    cv2.rectangle(img, (100, 80), (500, 330), 220, -1)
+    cv2.rectangle(img, (380, 150), (470, 300), 60, -1)  # a strong edge inside (a portrait)
+    truth = np.array([[100, 80], [500, 80], [500, 330], [100, 330]], float)
+    rough = truth + np.array([[12, -9], [-10, 8], [9, 11], [-12, -8]])
+    snapped = snap_to_edges(img, rough, radius=0.05)
+    assert np.abs(snapped - truth).max() < 2.5
+
+
+def test_quad_from_text_lines():
+    """Horizontal text-like bars in a block give the block's card, turned with them."""
+    tm = np.zeros((400, 600), np.float32)
+    gray = np.full((400, 600), 90, np.uint8)
+    for i in range(8):
+        cv2.rectangle(tm, (150, 110 + 22 * i), (150 + (300 if i % 2 else 160), 118 + 22 * i), 1.0, -1)
+    quad = quad_from_text(tm, gray)
+    assert quad is not None
+    w = np.linalg.norm(quad[1] - quad[0])
+    h = np.linalg.norm(quad[3] - quad[0])
+    assert 1.3 < w / h < 1.9
+    assert quad[:, 0].min() < 150 and quad[:, 0].max() > 450

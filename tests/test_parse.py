@@ -1,0 +1,76 @@
+"""Field parsers: printed forms, and never inventing characters."""
+
+from __future__ import annotations
+
+import pytest
+
+from hkid_ocr.parse import (
+    case_name_en,
+    decode_symbols,
+    parse_first_issued,
+    parse_id_number,
+    parse_issue_date,
+    parse_name_cn,
+    parse_name_code,
+    parse_name_en,
+    split_birth_sex,
+)
+
+
+@pytest.mark.parametrize(
+    "raw,out",
+    [("C668668(E)", "C668668(E)"), ("C 668668 (E)", "C668668(E)"), ("AB123456(9)", "AB123456(9)"),
+     ("C668668E", "C668668(E)"), ("C66866(E)", "C66866(E)")],
+)
+def test_id_number(raw, out):
+    assert parse_id_number(raw) == out
+
+
+@pytest.mark.parametrize(
+    "raw,out",
+    [("01-01-1968 女F", ("01-01-1968", "女F")), ("01-01-1988女F", ("01-01-1988", "女F")),
+     ("12-03-1975 男 M", ("12-03-1975", "男M")), ("12-03-1975 M", ("12-03-1975", "男M")),
+     ("12031975", ("12-03-1975", "")), ("", ("", ""))],
+)
+def test_birth_and_sex(raw, out):
+    assert split_birth_sex(raw) == out
+
+
+def test_code_line_groups():
+    assert parse_name_code("262125355174") == "2621 2535 5174"
+    assert parse_name_code("2621  2535 5174") == "2621 2535 5174"
+    # a lost digit: groups kept as read, not shifted
+    assert parse_name_code("2621 253 5174") == "2621 253 5174"
+    assert parse_name_code("") == ""
+
+
+def test_dates():
+    assert parse_first_issued("(01-79)") == "(01-79)"
+    assert parse_first_issued("01-79") == "(01-79)"
+    assert parse_first_issued("(1-79)") == ""
+    assert parse_issue_date("15-09-03") == "15-09-03"
+    assert parse_issue_date("150903") == "15-09-03"
+    assert parse_issue_date("15-09-0") == ""
+
+
+def test_names():
+    assert parse_name_cn("李 智 能") == "李智能"
+    assert parse_name_cn("李智能A1") == "李智能"
+    assert parse_name_en(" LEE,Chi  Nan ") == "LEE, Chi Nan"
+    assert case_name_en([(c, {}) for c in "LEE, ChI Nan"]) == "LEE, ChI Nan"  # no evidence: kept
+    assert case_name_en([(c, {"l": 0.1} if c == "L" else {}) for c in "LEE, CHAN TaL"]) == "LEE, CHAN Tal"
+
+
+@pytest.mark.parametrize(
+    "chars,out",
+    [
+        ([("*", 0), ("*", 1), ("*", 2), ("A", 3), ("Z", 4)], "***AZ"),
+        ([("*", 0), ("A", 1), ("Z", 2)], "*AZ"),
+        ([("A", 0), ("Z", 1)], "AZ"),
+        ([("*", 0), ("C", 3), ("Z", 4), ("L", 5), ("1", 6)], "***CZL1"),
+        ([("*", 0), ("*", 1), ("R", 3), ("O", 4), ("N", 5)], "***RON"),
+        ([("X", 0), ("Q", 1)], None),
+    ],
+)
+def test_symbols_on_the_grid(chars, out):
+    assert decode_symbols([(c, cell, {}) for c, cell in chars]) == out

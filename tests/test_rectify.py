@@ -1,0 +1,71 @@
+"""Geometry: corner order, homography round trips, crops straight from the original."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hkid_ocr.rectify import (
+    CARD_SIZE,
+    card_homography,
+    half_turn,
+    map_points,
+    order_clockwise,
+    orientations,
+    warp_card,
+    warp_region,
+)
+
+QUAD = np.array([[100, 50], [420, 70], [410, 270], [90, 250]], float)
+
+
+def test_order_clockwise_from_any_shuffle():
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        assert np.array_equal(order_clockwise(rng.permutation(QUAD)), QUAD)
+
+
+def test_homography_maps_canonical_corners_to_quad():
+    H = card_homography(QUAD, CARD_SIZE)
+    w, h = CARD_SIZE
+    assert np.allclose(map_points(H, [(0, 0), (w, 0), (w, h), (0, h)]), QUAD, atol=1e-6)
+
+
+def test_landscape_quad_gives_one_order_portrait_gives_turned_order():
+    assert len(orientations(QUAD)) == 1
+    standing = QUAD[:, ::-1]  # swap x and y: a card on its side
+    (o,) = orientations(standing)
+    # the top edge of the upright card is a long side
+    assert np.linalg.norm(o[1] - o[0]) > np.linalg.norm(o[3] - o[0])
+
+
+def test_square_quad_tries_both_turns():
+    sq = np.array([[0, 0], [100, 0], [100, 95], [0, 95]], float)
+    assert len(orientations(sq)) == 2
+
+
+def test_half_turn():
+    assert np.array_equal(half_turn(QUAD), QUAD[[2, 3, 0, 1]])
+
+
+def test_warp_card_and_region_read_the_same_pixels():
+    rng = np.random.default_rng(1)
+    img = (rng.random((400, 600, 3)) * 255).astype(np.uint8)
+    img[100:140, 200:300] = 0  # a dark bar
+    quad = np.array([[50, 40], [560, 40], [560, 360], [50, 360]], float)
+    H = card_homography(quad, CARD_SIZE)
+    card = warp_card(img, H, CARD_SIZE)
+    assert card.shape == (CARD_SIZE[1], CARD_SIZE[0], 3)
+    # the bar in canonical coordinates
+    inv = np.linalg.inv(H)
+    (x0, y0), (x1, y1) = map_points(inv, [(200, 100), (300, 140)])
+    crop = warp_region(img, H, (x0 + 2, y0 + 2, x1 - 2, y1 - 2), 48, 400)
+    assert crop.shape[0] == 48 and crop.mean() < 20
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
+def test_region_width_follows_aspect(scale):
+    img = np.zeros((int(300 * scale), int(500 * scale), 3), np.uint8)
+    H = card_homography(np.array([[0, 0], [500, 0], [500, 300], [0, 300]], float) * scale, CARD_SIZE)
+    crop = warp_region(img, H, (10, 10, 210, 30), 48, 1000)
+    assert crop.shape[:2] == (48, 480)
