@@ -161,10 +161,15 @@ def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.
 
 
 def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: int,
-                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
-    """The straight line supported by the most sample rows (one candidate point each)."""
+                 rng: np.random.Generator, prefer_inner: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+    """The straight line supported by the most sample rows (one candidate point each).
+
+    With ``prefer_inner``, the innermost line whose support is close to the best wins
+    instead (searching outward from the card's text, the first long edge is its border).
+    """
     if len(pts) < 2:
         return None
+    found: list[tuple[int, float, np.ndarray]] = []
     best_support, best_key, best_inl = 0, -np.inf, None
     tries = min(300, len(pts) * (len(pts) - 1) // 2)
     idx = rng.integers(0, len(pts), size=(tries, 2))
@@ -182,17 +187,28 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
         # Most rows first; between equals, the outermost line (the card's border lies
         # outside every printed or photographed edge on the card).
         key = support + 0.001 * float(offs[inl].mean())
+        found.append((support, float(offs[inl].mean()), inl))
         if support > best_support or (support == best_support and key > best_key):
             best_support, best_key, best_inl = support, key, inl
     if best_inl is None or best_support < max(6, n_rows // 3):
         return None
+    if prefer_inner:
+        strong = [f for f in found if f[0] >= max(0.6 * best_support, n_rows // 2)]
+        if strong:
+            best_inl = min(strong, key=lambda f: f[1])[2]
     sel = pts[best_inl]
     c = sel.mean(axis=0)
     _, _, vt = np.linalg.svd(sel - c)
     return vt[0], c
 
 
-def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samples: int = 48) -> np.ndarray:
+def snap_to_edges(
+    gray: np.ndarray,
+    quad: np.ndarray,
+    radius: float = 0.04,
+    samples: int = 48,
+    outward: tuple[float, float] | None = None,
+) -> np.ndarray:
     """Move each side of ``quad`` onto the straight edge near it that most of the side shares.
 
     Along the middle of each side, the gradient across the side is sampled within
@@ -201,14 +217,23 @@ def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samp
     (RANSAC), ties going to the outermost. Partial occlusion, a background object
     touching the card, or a strong edge inside the card (the portrait) then no longer
     bends the corners: only the card's border runs the whole length of a side.
+
+    With ``outward=(inner, outer)`` (fractions of the diagonal) the search runs from
+    just inside each side to well outside it and takes the innermost long edge: used
+    when the quad is the block of the card's text, whose border lies a little outside.
     """
     q = np.asarray(quad, np.float64)
     g = gray.astype(np.float32)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
     diag = float(np.linalg.norm(q[2] - q[0]))
-    r = max(3.0, radius * diag)
-    offsets = np.linspace(-r, r, int(2 * r) + 1, dtype=np.float32)
+    if outward is None:
+        r = max(3.0, radius * diag)
+        offsets = np.linspace(-r, r, int(2 * r) + 1, dtype=np.float32)
+    else:
+        lo, hi = outward[0] * diag, outward[1] * diag
+        r = max(abs(lo), abs(hi))
+        offsets = np.linspace(lo, hi, int(hi - lo) + 1, dtype=np.float32)
     ts = np.linspace(0.08, 0.92, samples, dtype=np.float32)
     rng = np.random.default_rng(0)  # fixed: the same image always gives the same corners
     lines = []
@@ -241,7 +266,8 @@ def snap_to_edges(gray: np.ndarray, quad: np.ndarray, radius: float = 0.04, samp
         if rows_l:
             rows = np.array(rows_l)
             cols = np.array(cols_l)
-            fit = _ransac_line(rows, pts[rows, cols].astype(np.float64), offsets[cols], len(ts), rng)
+            fit = _ransac_line(rows, pts[rows, cols].astype(np.float64), offsets[cols], len(ts), rng,
+                               prefer_inner=outward is not None)
         if fit is None:
             lines.append(np.array([u[0], u[1], a[0], a[1]]))
         else:
@@ -322,7 +348,7 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
         return None
     n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     # Line direction: angle of elongated components, weighted by their length.
-    angles, weights, thick = [], [], []
+    angles, weights, thick, comp_ids = [], [], [], []
     for i in range(1, n):
         if stats[i, cv2.CC_STAT_AREA] < 12:
             continue
@@ -335,16 +361,26 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
         angles.append(np.deg2rad(a) * 2)  # doubled: lines have no direction
         weights.append(max(rw, rh))
         thick.append(min(rw, rh))
+        comp_ids.append(i)
     if len(angles) < 3:
         return None
     wts = np.array(weights)
     theta = 0.5 * np.arctan2((np.sin(angles) * wts).sum(), (np.cos(angles) * wts).sum())
     # Group lines into one card: join components whose gap is under a few line
     # heights (rows of one card sit ~1.5 line heights apart; columns join via rows).
-    keep = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= 12]
+    # Only lines that run with the card's text and are of its print size: text on
+    # papers or screens around the card is usually turned differently or sized apart.
+    # Length-weighted: the card's long lines set the print size, not specks.
+    order = np.argsort(thick)
+    cum = np.cumsum(np.array(weights)[order])
+    med_t = float(np.array(thick)[order][np.searchsorted(cum, cum[-1] / 2)])
+    dev = np.abs(np.angle(np.exp(1j * (np.array(angles) - 2 * theta)))) / 2
+    keep = [i for i, d, t in zip(comp_ids, dev, thick) if d < np.deg2rad(10) and 0.7 * med_t <= t <= 1.6 * med_t]
+    if len(keep) < 3:
+        return None
     boxes = np.array([[stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2], stats[i, 1] + stats[i, 3]]
                       for i in keep], np.float64)
-    reach = 6.0 * float(np.median(thick))
+    reach = 5.0 * med_t
     parent = list(range(len(keep)))
 
     def root(i: int) -> int:
@@ -374,15 +410,103 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
     x0, x1 = float(rx.min()), float(rx.max())
     y0, y1 = float(ry.min()), float(ry.max())
     tw, th = x1 - x0, y1 - y0
-    # Symmetric margins: the half turn is not known yet.
-    sx = _TEXT_SPAN_X[1] - _TEXT_SPAN_X[0]
-    sy = _TEXT_SPAN_Y[1] - _TEXT_SPAN_Y[0]
-    cw, ch = tw / sx, th / sy
+    # The text block itself; its sides are then pushed out to the card's border.
+    cw, ch = tw, th
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     rect = np.array([[cx - cw / 2, cy - ch / 2], [cx + cw / 2, cy - ch / 2],
                      [cx + cw / 2, cy + ch / 2], [cx - cw / 2, cy + ch / 2]])
     cb, sb = np.cos(theta), np.sin(theta)
     quad = np.stack([rect[:, 0] * cb - rect[:, 1] * sb, rect[:, 0] * sb + rect[:, 1] * cb], axis=1)
     quad = order_clockwise(quad)
-    quad = snap_to_edges(gray, quad, radius=0.035)
+    block = quad.copy()
+    quad = snap_to_edges(gray, quad, outward=(-0.005, 0.12))
+    if np.allclose(quad, block):
+        # No border found: assume the usual margins around the text (symmetric, since
+        # the half turn is not known yet).
+        sx = _TEXT_SPAN_X[1] - _TEXT_SPAN_X[0]
+        sy = _TEXT_SPAN_Y[1] - _TEXT_SPAN_Y[0]
+        c = quad.mean(axis=0)
+        u = (quad[1] - quad[0]) / 2
+        v = (quad[3] - quad[0]) / 2
+        u, v = u / sx, v / sy
+        quad = np.array([c - u - v, c + u - v, c + u + v, c - u + v])
     return snap_to_edges(gray, quad, radius=0.012)
+
+
+def text_direction(text_map: np.ndarray, threshold: float = 0.3) -> float | None:
+    """The dominant direction of text lines in a map (radians, modulo pi), or None."""
+    binary = (text_map > threshold).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    angles, weights = [], []
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < 12:
+            continue
+        x, y, bw, bh = stats[i, :4]
+        ys, xs = np.nonzero(labels[y: y + bh, x: x + bw] == i)
+        (_, _), (rw, rh), ang = cv2.minAreaRect(np.stack([xs, ys], axis=1).astype(np.float32))
+        if max(rw, rh) < 2.5 * max(1.0, min(rw, rh)):
+            continue
+        angles.append(np.deg2rad(ang if rw >= rh else ang + 90.0) * 2)
+        weights.append(max(rw, rh))
+    if len(angles) < 3:
+        return None
+    wts = np.array(weights)
+    return float(0.5 * np.arctan2((np.sin(angles) * wts).sum(), (np.cos(angles) * wts).sum()))
+
+
+_LAYOUT_SEARCH_SIDE = 320
+
+
+def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """Find the card by its printed layout in a whole-image text map.
+
+    The map is turned so the text runs level, then each design's line pattern is
+    matched at a range of sizes and both half turns. Text around the card (receipts,
+    forms, a screen) does not share the card's pattern, so this finds the card where
+    outlines and text clusters fail. Returns (score, corners in reading order TL, TR,
+    BR, BL, in map pixels), best first; empty when the map has no text lines.
+    """
+    from .layout import TEMPLATES, template_mask  # layout does not import locate
+
+    theta = text_direction(text_map)
+    if theta is None:
+        return []
+    h, w = text_map.shape
+    deg = float(np.degrees(theta))
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    cos, sin = abs(M[0, 0]), abs(M[0, 1])
+    nw, nh = int(h * sin + w * cos) + 1, int(h * cos + w * sin) + 1
+    M[0, 2] += nw / 2 - w / 2
+    M[1, 2] += nh / 2 - h / 2
+    f = _LAYOUT_SEARCH_SIDE / max(nw, nh)
+    S = np.array([[f, 0, 0], [0, f, 0]], np.float64)
+    A = S @ np.vstack([M, [0, 0, 1]])  # map -> level, downscaled
+    level = cv2.warpAffine(text_map.astype(np.float32), A, (max(8, int(nw * f)), max(8, int(nh * f))),
+                           flags=cv2.INTER_AREA)
+    level = cv2.GaussianBlur(level, (3, 3), 0)
+    lh, lw = level.shape
+    results: list[tuple[float, np.ndarray]] = []
+    tw = 0.28 * max(lw, lh)
+    while tw <= lw:
+        th = tw / CARD_ASPECT
+        if th <= lh:
+            size = (int(round(tw)), int(round(th)))
+            for design in TEMPLATES:
+                tmpl = cv2.GaussianBlur(template_mask(design, *size), (3, 3), 0)
+                for flipped in (False, True):
+                    t = tmpl[::-1, ::-1] if flipped else tmpl
+                    res = cv2.matchTemplate(level, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED)
+                    _, score, _, (x, y) = cv2.minMaxLoc(res)
+                    rect = np.array([[x, y], [x + size[0], y], [x + size[0], y + size[1]], [x, y + size[1]]],
+                                    np.float64)
+                    if flipped:
+                        rect = np.roll(rect, -2, axis=0)
+                    results.append((float(score), rect))
+        tw *= 1.08
+    if not results:
+        return []
+    Ainv = cv2.invertAffineTransform(A)
+    out = []
+    for score, rect in sorted(results, key=lambda r: -r[0])[:3]:
+        out.append((score, rect @ Ainv[:, :2].T + Ainv[:, 2]))
+    return out

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 
 from .parse import is_cjk, parse_name_code
-from .telecode import chars_for, codes_for
+from .telecode import chars_for, codes_for, traditional_for
 from .types import LineReading
 
 __all__ = ["NameDecision", "decide_name"]
@@ -134,6 +134,11 @@ def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecisio
         best_codes = codes_for(best)
         # Keep the code as read when it is one of the character's codes.
         chosen_code = read if read in best_codes else (best_codes[0] if best_codes else read)
+        trad = traditional_for(chosen_code)
+        if trad and best not in trad:
+            # The card prints traditional characters: 黄 read, 黃 printed (same code).
+            best = max(trad, key=lambda c: opts.get(c, 0.0))
+            cands.setdefault(best, cands.get(best, max(cands.values())))
         if best not in opts:
             recovered.append(i)
         name.append(best)
@@ -177,7 +182,8 @@ def _name_from_codes(
             return NameDecision(read_name, read_code, p_name, p_code, False)
         if j < len(chars) and (set(chars[j]) & set(options)):
             hit = max(set(chars[j]) & set(options), key=lambda c: chars[j][c])
-            name.append(hit)
+            trad = traditional_for(code)
+            name.append(hit if not trad or hit in trad else trad[0])
             j += 1
         else:
             name.append(options[0])

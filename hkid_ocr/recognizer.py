@@ -29,7 +29,7 @@ from .errors import AlgorithmError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
 from .layout import PERMANENT_TITLE_MIN_WIDTH, locate_lines, match_layout, register_layout, text_box
 from .names import NameDecision, decide_name
-from .locate import WORK_SIDE, find_candidates, quad_from_text, snap_to_edges
+from .locate import WORK_SIDE, find_candidates, quad_from_text, quads_from_layout, snap_to_edges
 from .models import resolve_models
 from .parse import (
     ALPHABETS,
@@ -45,7 +45,7 @@ from .parse import (
 )
 from .portrait import figures, portrait_crop
 from .quality import is_photocopy
-from .rectify import CARD_SIZE, card_homography, half_turn, map_points, orientations, warp_card, warp_region
+from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
 from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
 from .runtime import OnnxModel
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
@@ -120,8 +120,12 @@ class Recognizer:
             shift=match.shift,
         )
 
-    def _text_candidate(self, img: LoadedImage) -> np.ndarray | None:
-        """A card quad from the text on the whole image (for outlines lost in clutter)."""
+    def _text_candidates(self, img: LoadedImage) -> list[np.ndarray]:
+        """Card quads from the text on the whole image (for outlines lost in clutter).
+
+        Two readings of one whole-image text map: where the card's line pattern sits
+        (robust to other text nearby), and the cluster of text lines.
+        """
         h, w = img.bgr.shape[:2]
         scale = min(1.0, TEXT_SEARCH_SIDE / max(h, w))
         sw, sh = max(32, round(w * scale)), max(32, round(h * scale))
@@ -129,10 +133,16 @@ class Recognizer:
         pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
         padded = cv2.copyMakeBorder(small, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
         tmap = self._detector.probability([padded])[0][:sh, :sw]
-        quad = quad_from_text(tmap, cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-        if quad is None:
-            return None
-        return quad * np.array([w / sw, h / sh])
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        quads = []
+        for _, quad in quads_from_layout(tmap)[:2]:
+            quad = snap_to_edges(gray, order_clockwise(quad), radius=0.03)
+            quads.append(snap_to_edges(gray, quad, radius=0.012))
+        cluster = quad_from_text(tmap, gray)
+        if cluster is not None:
+            quads.append(cluster)
+        back = np.array([w / sw, h / sh])
+        return [q * back for q in quads]
 
     def _find_card(self, img: LoadedImage) -> CardView:
         """Try card candidates until one matches a design's layout well enough."""
@@ -152,12 +162,13 @@ class Recognizer:
                 break
         if best is None or best.score < self.config.accept_layout_score:
             # The outline may be broken by clutter: find the card by its text instead.
-            quad = self._text_candidate(img)
-            if quad is not None:
+            for quad in self._text_candidates(img):
                 for q in orientations(quad):
                     view = self._evaluate(img, q)
                     if best is None or view.score > best.score:
                         best = view
+                if best is not None and best.score >= self.config.accept_layout_score:
+                    break
         if best is None or best.score < self.config.min_layout_score:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
         return self._register(img, best)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-__all__ = ["chars_for", "code_for", "codes_for", "decode_code_line", "encode_name"]
+__all__ = ["chars_for", "code_for", "codes_for", "decode_code_line", "encode_name", "traditional_for"]
 
 _TABLE_RESOURCE = "data/telecode.tsv"
 _CODE_RE = re.compile(r"\d{4}")
@@ -44,6 +44,8 @@ class _Table:
     codes: dict[str, tuple[str, ...]]
     # code -> characters, Taiwan-sourced first, then Mainland, each in code-point order.
     chars: dict[str, tuple[str, ...]]
+    # code -> its Taiwan-sourced (traditional) characters only.
+    taiwan: dict[str, tuple[str, ...]]
 
 
 @cache
@@ -65,7 +67,11 @@ def _table() -> _Table:
         code: tuple(taiwan.get(code, ())) + tuple(mainland.get(code, ()))
         for code in taiwan.keys() | mainland.keys()
     }
-    return _Table(codes={c: tuple(v) for c, v in codes.items()}, chars=chars)
+    return _Table(
+        codes={c: tuple(v) for c, v in codes.items()},
+        chars=chars,
+        taiwan={c: tuple(v) for c, v in taiwan.items()},
+    )
 
 
 def codes_for(ch: str) -> tuple[str, ...]:
@@ -123,6 +129,19 @@ def chars_for(code: str) -> tuple[str, ...]:
     if not _CODE_RE.fullmatch(code):
         return ()
     return _table().chars.get(code, ())
+
+
+def traditional_for(code: str) -> tuple[str, ...]:
+    """The Taiwan-sourced (traditional) characters of ``code``; () if it has none.
+
+    Hong Kong cards print traditional characters, so when a recogniser reads the
+    simplified form (黄 for 黃, both 7806) the code line's traditional character wins.
+
+    Example:
+        >>> traditional_for("7806")
+        ('黃',)
+    """
+    return _table().taiwan.get(code.strip(), ())
 
 
 def encode_name(name: str) -> str | None:

@@ -58,3 +58,11 @@ def test_irreconcilable_lines_reported_not_hidden():
 def test_no_chinese_name():
     d = decide_name(None, None)
     assert (d.name_cn, d.name_code, d.consistent) == ("", "", None)
+
+
+def test_simplified_reading_becomes_the_printed_traditional_character():
+    # 黄 (simplified) and 黃 (traditional) share 7806; the card prints 黃.
+    d = decide_name(_line("nameCn", "黄麗思"), _line("nameCode", "7806 7787 1835"))
+    assert d.name_cn == "黃麗思" and d.consistent
+    d = decide_name(_line("nameCn", "黄麗"), _line("nameCode", "7806 7787 1835"))
+    assert d.name_cn.startswith("黃")
