@@ -169,33 +169,43 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
     """
     if len(pts) < 2:
         return None
-    found: list[tuple[int, float, np.ndarray]] = []
-    best_support, best_key, best_inl = 0, -np.inf, None
     tries = min(300, len(pts) * (len(pts) - 1) // 2)
     idx = rng.integers(0, len(pts), size=(tries, 2))
-    for i, j in idx:
-        if rows[i] == rows[j]:
-            continue
-        d = pts[j] - pts[i]
-        norm = float(np.hypot(d[0], d[1]))
-        if norm < 1e-6:
-            continue
-        nrm = np.array([-d[1], d[0]]) / norm
-        dist = np.abs((pts - pts[i]) @ nrm)
-        inl = dist < 1.5
-        support = len(np.unique(rows[inl]))
-        # Most rows first; between equals, the outermost line (the card's border lies
-        # outside every printed or photographed edge on the card).
-        key = support + 0.001 * float(offs[inl].mean())
-        found.append((support, float(offs[inl].mean()), inl))
-        if support > best_support or (support == best_support and key > best_key):
-            best_support, best_key, best_inl = support, key, inl
-    if best_inl is None or best_support < max(6, n_rows // 3):
+    idx = idx[rows[idx[:, 0]] != rows[idx[:, 1]]]
+    if len(idx) == 0:
+        return None
+    p0 = pts[idx[:, 0]]
+    d = pts[idx[:, 1]] - p0
+    norm = np.hypot(d[:, 0], d[:, 1])
+    ok = norm > 1e-6
+    p0, d, norm = p0[ok], d[ok], norm[ok]
+    if len(p0) == 0:
+        return None
+    nrm = np.stack([-d[:, 1], d[:, 0]], axis=1) / norm[:, None]
+    # All hypotheses at once: distance of every point to every hypothesised line.
+    dist = np.abs(np.einsum("tk,tpk->tp", nrm, pts[None, :, :] - p0[:, None, :]))
+    inl = dist < 1.5
+    hit = np.zeros((len(p0), n_rows), bool)
+    ti, pi = np.nonzero(inl)
+    hit[ti, rows[pi]] = True
+    support = hit.sum(axis=1)
+    cnt = np.maximum(1, inl.sum(axis=1))
+    mean_off = (inl * offs[None, :]).sum(axis=1) / cnt
+    best_support = int(support.max())
+    if best_support < max(6, n_rows // 3):
         return None
     if prefer_inner:
-        strong = [f for f in found if f[0] >= max(0.6 * best_support, n_rows // 2)]
-        if strong:
-            best_inl = min(strong, key=lambda f: f[1])[2]
+        # Searching outward from the card's text: the first long edge is its border.
+        strong = np.flatnonzero(support >= max(0.6 * best_support, n_rows // 2))
+        if len(strong) == 0:
+            strong = np.flatnonzero(support == best_support)
+        pick = int(strong[np.argmin(mean_off[strong])])
+    else:
+        # Most rows first; between equals, the outermost line (the card's border lies
+        # outside every printed or photographed edge on the card).
+        key = support + 0.001 * mean_off
+        pick = int(np.argmax(key))
+    best_inl = inl[pick]
     sel = pts[best_inl]
     c = sel.mean(axis=0)
     _, _, vt = np.linalg.svd(sel - c)
