@@ -225,3 +225,44 @@ def case_name_en(chars: list[tuple[str, dict[str, float]]]) -> str:
         out.append(ch)
         word_start = False
     return parse_name_en("".join(out))
+
+
+#: What each field must look like when printed (used to choose among alternatives).
+FIELD_PATTERNS: dict[str, re.Pattern[str]] = {
+    "idNumber": re.compile(r"[A-Z]{1,2}\d{6}\([0-9A-Z]\)"),
+    "birthDate": re.compile(r"(0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-(19|20)\d{2}"),
+    "issuedDate": re.compile(r"(0[1-9]|[12]\d|3[01])-(0[1-9]|1[0-2])-\d{2}"),
+    "firstIssuedDate": re.compile(r"\((0[1-9]|1[0-2])-\d{2}\)"),
+}
+
+
+def best_valid(
+    alternatives: list[dict[str, float]], pattern: re.Pattern[str], normalise=lambda s: s, beam: int = 64
+) -> tuple[str, float] | None:
+    """The most probable string, one alternative per character, that fits ``pattern``.
+
+    The recogniser's best characters may form an impossible field ("C66B668(E)",
+    "31-13-1990"); its second choices often repair it. A beam over the per-character
+    alternatives keeps the likeliest strings; the best one whose normalised form fully
+    matches wins, with the product of its characters' probabilities. None when no
+    combination fits (the field is then output as read, and its check reports it).
+
+    Example:
+        >>> alts = [{"C": .9}, {"6": .9}, {"6": .9}, {"B": .6, "8": .4}, {"6": .9}, {"6": .9},
+        ...         {"8": .9}, {"(": .9}, {"E": .9}, {")": .9}]
+        >>> best_valid(alts, FIELD_PATTERNS["idNumber"])[0]
+        'C668668(E)'
+    """
+    import math
+
+    paths: list[tuple[float, str]] = [(0.0, "")]
+    for alts in alternatives:
+        options = sorted(alts.items(), key=lambda kv: -kv[1])[:5]
+        nxt = [(lp + math.log(max(p, 1e-9)), s + ch) for lp, s in paths for ch, p in options]
+        nxt.sort(key=lambda x: -x[0])
+        paths = nxt[:beam]
+    for lp, s in paths:
+        t = normalise(s)
+        if pattern.fullmatch(t):
+            return t, math.exp(lp)
+    return None

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,7 +36,10 @@ from .parse import (
     ALPHABETS,
     is_cjk,
     parse_first_issued,
+    FIELD_PATTERNS,
+    best_valid,
     decode_symbols,
+    parse_birth_date,
     parse_id_number,
     parse_issue_date,
     case_name_en,
@@ -269,9 +273,9 @@ class Recognizer:
             if key not in lines:
                 continue
             reading, box = lines[key]
-            value = fn(reading.text)
+            value, p = self._valid(key, fn, reading, 0, len(reading.text), prob(reading))
             if value:
-                out[key] = _Field(value, prob(reading), self._box_quad(view, box))
+                out[key] = _Field(value, p, self._box_quad(view, box))
         if "nameEn" in lines:
             reading, box = lines["nameEn"]
             value = case_name_en([(c, dict(a)) for c, a in zip(reading.text, reading.alternatives)])
@@ -288,12 +292,13 @@ class Recognizer:
             # Split the line's box where the sex character starts.
             split = next((i for i, ch in enumerate(reading.text) if ch in "女男FM"), len(reading.text))
             x0, y0, x1, y1 = box
+            date, p_date = self._valid("birthDate", parse_birth_date, reading, 0, split, prob(reading, 0, split))
             if date:
                 xe = x1
                 if split < len(reading.text) and split > 0:
                     gap = (reading.char_pos[split] + reading.char_pos[split - 1]) / 2
                     xe = x0 + (x1 - x0) * gap
-                out["birthDate"] = _Field(date, prob(reading, 0, split), self._box_quad(view, (x0, y0, xe, y1)))
+                out["birthDate"] = _Field(date, p_date, self._box_quad(view, (x0, y0, xe, y1)))
             if sex:
                 xs = x0
                 if 0 < split < len(reading.text):
@@ -301,6 +306,19 @@ class Recognizer:
                     xs = x0 + (x1 - x0) * gap
                 out["sex"] = _Field(sex, prob(reading, split), self._box_quad(view, (xs, y0, x1, y1)))
         return out, name
+
+    @staticmethod
+    def _valid(
+        key: str, parse: Callable[[str], str], reading: LineReading, lo: int, hi: int, p: float
+    ) -> tuple[str, float]:
+        """The field as read, or, when that is impossible, the likeliest valid alternative."""
+        value = parse(reading.text[lo:hi])
+        pattern = FIELD_PATTERNS.get(key)
+        if pattern is None or pattern.fullmatch(value):
+            return value, p
+        alts = [dict(a) for a in reading.alternatives[lo:hi]]
+        fixed = best_valid(alts, pattern, parse)
+        return (fixed[0], min(p, fixed[1])) if fixed else (value, p)
 
     @staticmethod
     def _symbols(

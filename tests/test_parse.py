@@ -74,3 +74,29 @@ def test_names():
 )
 def test_symbols_on_the_grid(chars, out):
     assert decode_symbols([(c, cell, {}) for c, cell in chars]) == out
+
+
+def _alts(text: str, fixes: dict[int, dict[str, float]] | None = None) -> list[dict[str, float]]:
+    out = [{c: 0.95} for c in text]
+    for i, a in (fixes or {}).items():
+        out[i] = a
+    return out
+
+
+def test_best_valid_repairs_impossible_fields_from_second_choices():
+    from hkid_ocr.parse import FIELD_PATTERNS, best_valid
+
+    # "O" where a digit must be: the second choice "0" makes a valid number
+    fixed = best_valid(_alts("A1234O6(3)", {5: {"O": 0.7, "0": 0.3}}), FIELD_PATTERNS["idNumber"])
+    assert fixed is not None and fixed[0] == "A123406(3)" and fixed[1] < 0.5
+    # a month of 13 is impossible; 18 is the second choice for the month's last digit
+    alts = _alts("01-13-1990", {4: {"3": 0.6, "8": 0.1, "2": 0.3}})
+    assert best_valid(alts, FIELD_PATTERNS["birthDate"], parse_birth_date_text)[0] == "01-12-1990"
+    # nothing valid among the alternatives: None, the caller keeps what was read
+    assert best_valid(_alts("XX"), FIELD_PATTERNS["issuedDate"]) is None
+
+
+def parse_birth_date_text(s: str) -> str:
+    from hkid_ocr.parse import parse_birth_date
+
+    return parse_birth_date(s)
