@@ -1,14 +1,22 @@
-"""Command line: ``hkid-ocr recognize IMAGE...`` (or ``hkid-ocr IMAGE...``) and ``hkid-ocr models``.
+"""Command line: ``hkid-ocr recognize IMAGE...`` (or ``hkid-ocr IMAGE...``), ``batch``,
+``serve`` and ``models``.
 
-Prints the cloud ``Data`` object as JSON: one object for one image (``--pretty`` to
-indent), one JSON line per image for several, each line carrying ``file`` and, on
-failure, ``error`` {code, message} instead of the result.
+``recognize`` prints the cloud ``Data`` object as JSON: one object for one image
+(``--pretty`` to indent), one JSON line per image for several, each line carrying
+``file`` and, on failure, ``error`` {code, message} instead of the result.
+
+``batch IN_DIR --out results.jsonl`` reads a folder on every core and resumes after an
+interruption (:mod:`hkid_ocr.batch`). ``serve`` runs the local HTTP service that the
+cloud SDK can call (:mod:`hkid_ocr.server`).
 
 Exit codes: 0 every image was read; 1 at least one image failed (its error is in the
-output); 2 bad usage, no input found, or the models are missing.
+output); 2 bad usage, no input found, the models are missing, or ``serve`` refused to
+start (e.g. a non-loopback address without access keys); 130 ``batch`` interrupted.
 
 Example:
     $ hkid-ocr tests/data/specimen_2003.jpg --pretty
+    $ hkid-ocr batch scans/ --out results.jsonl --workers 4
+    $ hkid-ocr serve --host 127.0.0.1 --port 8080 --keys keys.json
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -29,6 +38,7 @@ __all__ = ["main"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's convention for "stopped by Ctrl-C"
 
 
 def _expand(inputs: Sequence[str]) -> Iterator[Path]:
@@ -109,6 +119,83 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
     return EXIT_FAILED if errors else EXIT_OK
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    in_dir = Path(args.in_dir)
+    if not in_dir.is_dir():
+        print(f"error: {in_dir} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = run_batch(in_dir, args.out, args.workers, retry_failed=args.retry_failed)
+    except ModelError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before the workers started
+        return EXIT_INTERRUPTED
+    if summary.total == 0:
+        print(f"error: no images found in {in_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    print(summary.line(), file=sys.stderr)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from .auth import load_credentials
+
+    try:
+        credentials = load_credentials(args.keys)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_concurrency < 1 or args.threads < 0:
+        print("error: --max-concurrency must be at least 1 and --threads at least 0", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from .server import create_app, is_loopback_host, serve
+    except ImportError:
+        print('error: the service needs FastAPI and uvicorn: pip install "hkid-ocr[server]"', file=sys.stderr)
+        return EXIT_USAGE
+    if credentials is None and not is_loopback_host(args.host):
+        # Without keys anyone who reaches the port reads identity cards with it.
+        print(f"error: refusing to serve on {args.host} without access keys; configure keys "
+              "(--keys FILE, or HKID_OCR_ACCESS_KEY_ID and HKID_OCR_ACCESS_KEY_SECRET), "
+              "bind to 127.0.0.1, or pass --insecure", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if credentials is None:
+        where = "anyone on this network" if not is_loopback_host(args.host) else "any local process"
+        logging.getLogger("hkid_ocr.server").warning("no access keys configured: %s can use this service", where)
+    from .config import RecognizerConfig
+    from .recognizer import Recognizer
+
+    threads = args.threads or max(1, (os.cpu_count() or 1) // args.max_concurrency)
+    try:
+        rec = Recognizer(RecognizerConfig(threads=threads))
+    except ModelError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    app = create_app(rec, credentials, allow_url=args.allow_url, max_concurrency=args.max_concurrency,
+                     max_pending=max(args.max_pending, args.max_concurrency))
+    auth = f"{len(credentials)} access key(s)" if credentials else "none"
+    print(f"hkid-ocr {__version__}: RecognizeHKIdcard on http://{args.host}:{args.port}/ "
+          f"(authentication: {auth}; image URLs: {'on' if args.allow_url else 'off'}; "
+          f"{args.max_concurrency} at a time)", file=sys.stderr, flush=True)
+    try:
+        serve(app, args.host, args.port, log_level=args.log_level)
+    except SystemExit as exc:  # uvicorn exits when it cannot bind (port in use, bad address)
+        return EXIT_USAGE if exc.code else EXIT_OK
+    return EXIT_OK
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from .models import _main as models_main
 
@@ -130,6 +217,26 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--overlay", help="draw the result on the image: a PNG path (one image) or a folder")
     rec.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
     rec.set_defaults(func=_cmd_recognize)
+    bat = sub.add_parser("batch", help="read every image under a folder on all cores (resumable)")
+    bat.add_argument("in_dir", help="folder of images (searched recursively)")
+    bat.add_argument("--out", required=True, help="JSON Lines output; appended to, so a rerun resumes")
+    bat.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    bat.add_argument("--retry-failed", action="store_true", help="read again images whose result was an error")
+    bat.set_defaults(func=_cmd_batch)
+    srv = sub.add_parser("serve", help="run the local RecognizeHKIdcard HTTP service (cloud SDK compatible)")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    srv.add_argument("--keys", help="access keys file: JSON {id: secret} or INI [keys] id = secret")
+    srv.add_argument("--insecure", action="store_true",
+                     help="allow a non-loopback address without access keys (anyone reaching it can use it)")
+    srv.add_argument("--allow-url", action="store_true",
+                     help="fetch images from the Url parameter (public http/https only; SSRF risk)")
+    srv.add_argument("--max-concurrency", type=int, default=2, help="recognitions at once (default 2)")
+    srv.add_argument("--max-pending", type=int, default=64, help="requests waiting at most; more get 503")
+    srv.add_argument("--threads", type=int, default=0,
+                     help="inference threads per recognition (0 = cores / max-concurrency)")
+    srv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    srv.set_defaults(func=_cmd_serve)
     mod = sub.add_parser("models", help="fetch or verify the recognition weights")
     mod.add_argument("action", choices=["fetch", "verify"])
     mod.add_argument("--dir", type=Path, default=None, help="model folder")
@@ -140,7 +247,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``hkid-ocr`` console script; returns the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    known = {"recognize", "models", "-h", "--help", "--version"}
+    known = {"recognize", "batch", "serve", "models", "-h", "--help", "--version"}
     if args_list and args_list[0] not in known:
         args_list = ["recognize", *args_list]  # `hkid-ocr IMAGE` is `hkid-ocr recognize IMAGE`
     parser = _parser()

@@ -3,9 +3,16 @@
 The design's template says where the portrait sits on the upright card; the box is
 carried to the original image through the card homography, so a rotated or tilted
 card gives a rotated box, reported as an OpenCV RotatedRect like the cloud does.
+
+Whether a portrait is printed at all (cards of children under 11 may have none) is
+decided on the upright portrait area: OpenCV's frontal-face Haar cascade finds a face,
+or the area holds the dark masses of hair and clothing that the card's pale
+background never has.
 """
 
 from __future__ import annotations
+
+import threading
 
 import cv2
 import numpy as np
@@ -15,7 +22,37 @@ from .rectify import map_points
 from .schema import Figure, Point, RotatedBox
 from .types import CardView
 
-__all__ = ["figures", "portrait_crop", "quad_to_figure"]
+__all__ = ["figures", "has_portrait", "portrait_crop", "quad_to_figure"]
+
+_local = threading.local()
+# A portrait shows dark hair, eyes or clothes: at least this share of its area is much
+# darker than the card around it.
+_DARK_SHARE = 0.06
+
+
+def _face_cascade() -> "cv2.CascadeClassifier | None":
+    # One classifier per thread: detectMultiScale is not documented as thread-safe.
+    if not hasattr(_local, "cascade"):
+        cascade = None
+        data = getattr(cv2, "data", None)
+        if data is not None and hasattr(cv2, "CascadeClassifier"):
+            c = cv2.CascadeClassifier(str(data.haarcascades) + "haarcascade_frontalface_default.xml")
+            cascade = None if c.empty() else c
+        _local.cascade = cascade
+    return _local.cascade
+
+
+def has_portrait(crop_bgr: np.ndarray, card_gray_median: float) -> bool:
+    """Whether an upright portrait-area crop holds a portrait (a face or a photo's dark masses)."""
+    gray = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    if float((gray < 0.55 * card_gray_median).mean()) >= _DARK_SHARE:
+        return True
+    cascade = _face_cascade()
+    if cascade is None:
+        return False
+    faces = cascade.detectMultiScale(cv2.equalizeHist(gray), scaleFactor=1.1, minNeighbors=4,
+                                     minSize=(gray.shape[1] // 4, gray.shape[1] // 4))
+    return len(faces) > 0
 
 
 def quad_to_figure(kind: str, quad: np.ndarray) -> Figure:
@@ -49,9 +86,23 @@ def _box_quad(view: CardView, box: tuple[float, float, float, float]) -> np.ndar
     return map_points(view.homography, pts)
 
 
-def figures(view: CardView) -> list[Figure]:
-    """The main portrait ("face") and the small second portrait ("ghost_face")."""
+def _crop(image: np.ndarray, view: CardView, box: tuple[float, float, float, float], height: int) -> np.ndarray:
+    from .rectify import warp_region
+
+    W, H = view.size
+    x, y, w, h = box
+    return warp_region(image, view.homography, (x * W, y * H, (x + w) * W, (y + h) * H), height, 4 * height)
+
+
+def figures(image: np.ndarray, view: CardView) -> list[Figure]:
+    """The main portrait ("face") and the small second portrait ("ghost_face").
+
+    Empty when the card prints no portrait.
+    """
     tmpl = TEMPLATES[view.design]
+    card_median = float(np.median(cv2.cvtColor(view.image, cv2.COLOR_BGR2GRAY)))
+    if not has_portrait(_crop(image, view, tmpl.portrait, 160), card_median):
+        return []
     return [
         quad_to_figure("face", _box_quad(view, tmpl.portrait)),
         quad_to_figure("ghost_face", _box_quad(view, tmpl.ghost)),
@@ -60,12 +111,7 @@ def figures(view: CardView) -> list[Figure]:
 
 def portrait_crop(image: np.ndarray, view: CardView, height: int = 240) -> bytes:
     """The main portrait, upright, as PNG bytes."""
-    from .rectify import warp_region
-
-    tmpl = TEMPLATES[view.design]
-    W, H = view.size
-    x, y, w, h = tmpl.portrait
-    crop = warp_region(image, view.homography, (x * W, y * H, (x + w) * W, (y + h) * H), height, 4 * height)
+    crop = _crop(image, view, TEMPLATES[view.design].portrait, height)
     ok, buf = cv2.imencode(".png", crop)
     if not ok:  # pragma: no cover - PNG encoding of a valid array does not fail
         raise RuntimeError("PNG encoding failed")

@@ -32,6 +32,8 @@ __all__ = ["REC_HEIGHT", "TextRecognizer"]
 
 REC_HEIGHT = 48
 MAX_WIDTH = 1280
+#: A crop more than this much wider than the narrowest of its batch starts a new batch.
+BUCKET_RATIO = 1.6
 _TOPK = 5
 
 
@@ -81,20 +83,33 @@ class TextRecognizer:
         return x, widths
 
     def read(self, crops: Sequence[np.ndarray], keys: Sequence[str]) -> list[LineReading]:
-        """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets."""
+        """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets.
+
+        Crops are grouped by width so that short lines are not padded to the longest
+        one (the network's cost grows with the padded width): a few runs of similar
+        widths cost less than one run padded to the widest.
+        """
         if not crops:
             return []
-        x, widths = self.preprocess(crops)
-        probs = self._model.run(x)  # (N, T, C), already softmax-normalised
-        n_frames = probs.shape[1]
-        batch_w = x.shape[3]
-        out = []
-        for i, key in enumerate(keys):
-            # Frames beyond the crop's real width only see padding.
-            t_end = max(1, min(n_frames, int(np.ceil(widths[i] / batch_w * n_frames)) + 1))
-            frac_per_frame = batch_w / n_frames / widths[i]
-            out.append(self._decode(key, probs[i, :t_end], frac_per_frame))
-        return out
+        order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
+        groups: list[list[int]] = [[order[0]]]
+        for i in order[1:]:
+            if crops[i].shape[1] > BUCKET_RATIO * crops[groups[-1][0]].shape[1]:
+                groups.append([i])
+            else:
+                groups[-1].append(i)
+        out: list[LineReading | None] = [None] * len(crops)
+        for group in groups:
+            x, widths = self.preprocess([crops[i] for i in group])
+            probs = self._model.run(x)  # (N, T, C), already softmax-normalised
+            n_frames = probs.shape[1]
+            batch_w = x.shape[3]
+            for j, i in enumerate(group):
+                # Frames beyond the crop's real width only see padding.
+                t_end = max(1, min(n_frames, int(np.ceil(widths[j] / batch_w * n_frames)) + 1))
+                frac_per_frame = batch_w / n_frames / widths[j]
+                out[i] = self._decode(keys[i], probs[j, :t_end], frac_per_frame)
+        return [r for r in out if r is not None]
 
     def _decode(self, key: str, p: np.ndarray, frac_per_frame: float) -> LineReading:
         allowed = self._allowed.get(key)

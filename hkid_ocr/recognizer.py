@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -48,7 +49,7 @@ from .parse import (
     split_birth_sex,
 )
 from .portrait import figures, portrait_crop
-from .quality import is_photocopy
+from .quality import RECAPTURE_THRESHOLD, is_photocopy, recapture_score
 from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
 from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
 from .runtime import OnnxModel
@@ -365,18 +366,25 @@ class Recognizer:
         Raises:
             RecognitionError: with the cloud's code (format, size) or ``noCardFound``.
         """
+        t0 = time.perf_counter()
         img = load_image(image)
+        timings = {"load": time.perf_counter() - t0}
         try:
-            return self._recognize_loaded(img, portrait)
+            return self._recognize_loaded(img, portrait, timings)
         except RecognitionError:
             raise
         except (cv2.error, ValueError, IndexError, ZeroDivisionError, FloatingPointError) as exc:
             # A numerical failure deep in a stage is reported, never hidden.
             raise AlgorithmError(f"recognition failed: {type(exc).__name__}: {exc}") from exc
 
-    def _recognize_loaded(self, img: LoadedImage, portrait: bool) -> HKIDResult:
+    def _recognize_loaded(self, img: LoadedImage, portrait: bool, timings: dict[str, float]) -> HKIDResult:
+        t = time.perf_counter()
         view = self._find_card(img)
+        timings["locate"] = time.perf_counter() - t
+        t = time.perf_counter()
         lines, title_permanent = self._read_lines(img, view)
+        timings["recognise"] = time.perf_counter() - t
+        t = time.perf_counter()
         fields, name = self._fields(view, lines)
         if "idNumber" not in fields and "birthDate" not in fields and "nameEn" not in fields:
             raise NoCardFoundError("an identity card layout was found but none of its fields could be read")
@@ -400,13 +408,14 @@ class Recognizer:
         card_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
         card_h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
         ftype = int(is_photocopy(view.image))
-        checks = card_checks(data, view, name, title_permanent, bool(ftype), date.today())
+        recaptured = recapture_score(img.bgr, view.quad) >= RECAPTURE_THRESHOLD
+        checks = card_checks(data, view, name, title_permanent, bool(ftype), recaptured, date.today())
         return HKIDResult(
             algo_version=f"hkid-ocr-{__version__}",
             data=data,
             prism_keyValueInfo=kv,
             sliceRect=slice_rect,
-            figure=figures(view),
+            figure=figures(img.bgr, view),
             ftype=ftype,
             height=int(round(card_h)),
             width=int(round(card_w)),
@@ -414,6 +423,7 @@ class Recognizer:
             orgWidth=img.width,
             checks=checks,
             portrait=portrait_crop(img.bgr, view) if portrait else None,
+            timings={**timings, "parse": time.perf_counter() - t},
         )
 
 

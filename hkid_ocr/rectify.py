@@ -28,6 +28,7 @@ __all__ = [
     "half_turn",
     "orientations",
     "warp_card",
+    "warp_quad",
     "warp_region",
 ]
 
@@ -83,7 +84,7 @@ def map_points(H: np.ndarray, pts: Sequence[Sequence[float]] | np.ndarray) -> np
     return cv2.perspectiveTransform(arr, np.asarray(H, np.float64)).reshape(-1, 2)
 
 
-def _warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+def warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     """Resample the quad ``corners`` (TL, TR, BR, BL in ``image``) to an out_w x out_h image."""
     corners = np.asarray(corners, np.float32)
     # Shrinking by a large factor aliases: render at an integer multiple of the target
@@ -104,7 +105,7 @@ def _warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int) -
 def warp_card(image: np.ndarray, H: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Render the canonical card of ``size`` from ``image`` (H: canonical -> image)."""
     w, h = size
-    return _warp_quad(image, map_points(H, [(0, 0), (w, 0), (w, h), (0, h)]), w, h)
+    return warp_quad(image, map_points(H, [(0, 0), (w, 0), (w, h), (0, h)]), w, h)
 
 
 def warp_region(
@@ -123,4 +124,4 @@ def warp_region(
     out_w = int(round(out_h * (x1 - x0) / max(y1 - y0, 1e-6)))
     out_w = max(8, min(max_w, out_w))
     corners = map_points(H, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    return _warp_quad(image, corners, out_w, out_h)
+    return warp_quad(image, corners, out_w, out_h)

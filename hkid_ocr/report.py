@@ -33,6 +33,7 @@ def card_checks(
     name: NameDecision,
     title_permanent: bool | None,
     photocopy: bool,
+    recaptured: bool,
     today: date,
 ) -> Checks:
     """The checks for one card; ``today`` is passed in so results never hide a clock."""
@@ -55,6 +56,9 @@ def card_checks(
     sym = symbols_age_consistent(data.issuedCode, birth, issued)
     if sym is not None:
         warnings.append(WarningInfo(code=sym.code, message=sym.message))
+    if recaptured:
+        warnings.append(WarningInfo(code="screenRecapture",
+                                    message="the image looks like a photo of a screen showing the card"))
     if photocopy:
         warnings.append(WarningInfo(code="photocopy", message="the image looks like a photocopy or greyscale copy"))
     return Checks(

@@ -143,6 +143,9 @@ class HKIDResult(_Model):
     orgWidth: int
     checks: Checks
     portrait: Optional[bytes] = Field(default=None, exclude=True, repr=False)
+    #: Seconds spent in each stage of this call (load, locate, recognise, parse); not
+    #: part of the JSON, so output stays byte-stable.
+    timings: dict[str, float] = Field(default_factory=dict, exclude=True, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The cloud ``Data`` object as plain Python (plus ``checks``)."""
