@@ -253,6 +253,11 @@ def locate_lines(
         line = [c for c in cands if abs((c[1] + c[3]) / 2 - acy) < max(0.6 * ah, 0.5 * eh)]
         x0 = max(win_x0, min(c[0] for c in line))
         x1 = min(win_x1, max(c[2] for c in line))
+        if len(specs) > 1:
+            # A line holding two fields (date of birth and sex): the detector may miss a
+            # faint second field, so the line always runs to the last field's end.
+            last = specs[-1]
+            x1 = max(x1, (last.x + last.w) * W + dx + 0.01 * W)
         y0 = min(c[1] for c in line)
         y1 = max(c[3] for c in line)
         out[read_key] = ((x0, y0, x1, y1), True)

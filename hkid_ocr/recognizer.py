@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from .report import card_checks
 from .config import RecognizerConfig
 from .errors import AlgorithmError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
-from .layout import PERMANENT_TITLE_MIN_WIDTH, locate_lines, match_layout, register_layout, text_box
+from .layout import PERMANENT_TITLE_MIN_WIDTH, TEMPLATES, locate_lines, match_layout, register_layout, text_box
 from .names import NameDecision, decide_name
 from .locate import WORK_SIDE, find_candidates, quad_from_text, quads_from_layout, snap_to_edges
 from .models import resolve_models
@@ -55,7 +56,7 @@ from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
 from .runtime import OnnxModel
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
-from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
+from .types import FIELD_KEYS, CardCandidate, CardView, LineReading, LoadedImage
 
 __all__ = ["Recognizer", "recognize"]
 
@@ -101,7 +102,7 @@ class Recognizer:
         # The Chinese name may only hold ideographs: build that alphabet from the
         # model's own dictionary.
         cjk = "".join(c for c in probe.charset if len(c) == 1 and is_cjk(c))
-        self._recognizer = TextRecognizer(rec_model, {**ALPHABETS, "nameCn": cjk})
+        self._recognizer = TextRecognizer(rec_model, {**ALPHABETS, "nameCn": cjk, "sex": "女男FM "})
 
     # -- stages ---------------------------------------------------------------------
 
@@ -164,20 +165,27 @@ class Recognizer:
         Candidates are screened on a small rectification (a quarter of the detector's
         work); only the winner is rectified at full size.
         """
-        cands = find_candidates(img.bgr)
         h, w = img.bgr.shape[:2]
-        aspect = max(h, w) / min(h, w)
-        if 1.4 < aspect < 1.8:
-            # A tight scan: the frame is most likely the card itself, try it first.
-            cands = cands[-1:] + cands[:-1]
         accept = self.config.accept_layout_score
         best_score, best_quad = -1.0, None
-        for quad in (q for cand in cands for q in orientations(cand.quad)):
-            score, upright = self._screen(img, quad)
-            if score > best_score:
-                best_score, best_quad = score, upright
-            if best_score >= accept:
-                break
+        whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+        if 1.4 < max(h, w) / min(h, w) < 1.8:
+            # A tight scan: the frame is most likely the card itself; try it before
+            # looking for outlines at all.
+            for quad in orientations(whole):
+                score, upright = self._screen(img, quad)
+                if score > best_score:
+                    best_score, best_quad = score, upright
+        if best_score < accept:
+            cands = [c for c in find_candidates(img.bgr) if c.source != "whole"]
+            if best_quad is None:
+                cands.append(CardCandidate(quad=whole, source="whole"))
+            for quad in (q for cand in cands for q in orientations(cand.quad)):
+                score, upright = self._screen(img, quad)
+                if score > best_score:
+                    best_score, best_quad = score, upright
+                if best_score >= accept:
+                    break
         if best_score < accept:
             # The outline may be broken by clutter: find the card by its text instead.
             for quad in self._text_candidates(img):
@@ -233,15 +241,25 @@ class Recognizer:
         keys: list[str] = []
         crops: list[np.ndarray] = []
         boxes: list[Box] = []
+        forced: set[str] = set()
         for key, (kernel, found) in lines.items():
             if not found:
-                continue  # nothing printed there: the field is absent on this card
+                if key not in ALWAYS_PRINTED:
+                    continue  # nothing printed there: the field is absent on this card
+                # Every card prints this line: the detector missed faint print, so read
+                # where the template puts it (the result must then prove itself).
+                forced.add(key)
             box = text_box(kernel)
             keys.append(key)
             boxes.append(box)
             crops.append(warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH))
         readings = self._recognizer.read(crops, keys)
-        return {k: (r, b) for k, r, b in zip(keys, readings, boxes)}, title_permanent
+        out = {}
+        for k, r, b in zip(keys, readings, boxes):
+            if k in forced and not _convincing(k, r):
+                continue
+            out[k] = (r, b)
+        return out, title_permanent
 
     @staticmethod
     def _box_quad(view: CardView, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -249,7 +267,7 @@ class Recognizer:
         return map_points(view.homography, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
     def _fields(
-        self, view: CardView, lines: dict[str, tuple[LineReading, Box]]
+        self, img: LoadedImage, view: CardView, lines: dict[str, tuple[LineReading, Box]]
     ) -> tuple[dict[str, _Field], NameDecision]:
         out: dict[str, _Field] = {}
 
@@ -300,6 +318,11 @@ class Recognizer:
                     gap = (reading.char_pos[split] + reading.char_pos[split - 1]) / 2
                     xe = x0 + (x1 - x0) * gap
                 out["birthDate"] = _Field(date, p_date, self._box_quad(view, (x0, y0, xe, y1)))
+            if not sex and date:
+                sex, p_sex, sex_box = self._reread_sex(img, view, box)
+                if sex:
+                    out["sex"] = _Field(sex, p_sex, self._box_quad(view, sex_box))
+                    sex = ""  # placed already
             if sex:
                 xs = x0
                 if 0 < split < len(reading.text):
@@ -307,6 +330,28 @@ class Recognizer:
                     xs = x0 + (x1 - x0) * gap
                 out["sex"] = _Field(sex, prob(reading, split), self._box_quad(view, (xs, y0, x1, y1)))
         return out, name
+
+    def _reread_sex(self, img: LoadedImage, view: CardView, line_box: Box) -> tuple[str, float, Box]:
+        """Read the sex on its own, contrast-stretched: it is often printed fainter than the date."""
+        spec = TEMPLATES[view.design].line("sex")
+        W, H = view.size
+        dx, dy = view.shift
+        x0 = (spec.x - 0.015) * W + dx
+        x1 = (spec.x + spec.w + 0.015) * W + dx
+        box = (x0, line_box[1], x1, line_box[3])
+        crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH)
+        crop = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+        (reading,) = self._recognizer.read([crop], ["sex"])
+        # Faint print gives low absolute probabilities; what matters is how clearly one
+        # answer beats the other: the evidence for 男/M against 女/F.
+        male = female = 0.0
+        for alts in reading.alternatives:
+            for ch, p in alts:
+                male += p if ch in "男M" else 0.0
+                female += p if ch in "女F" else 0.0
+        if max(male, female) < 0.05 or max(male, female) < 10 * min(male, female):
+            return "", 0.0, box
+        return ("男M" if male > female else "女F"), max(male, female) / (male + female), box
 
     @staticmethod
     def _valid(
@@ -385,7 +430,7 @@ class Recognizer:
         lines, title_permanent = self._read_lines(img, view)
         timings["recognise"] = time.perf_counter() - t
         t = time.perf_counter()
-        fields, name = self._fields(view, lines)
+        fields, name = self._fields(img, view, lines)
         if "idNumber" not in fields and "birthDate" not in fields and "nameEn" not in fields:
             raise NoCardFoundError("an identity card layout was found but none of its fields could be read")
         data = CardData(**{k: f.value for k, f in fields.items()})
@@ -425,6 +470,29 @@ class Recognizer:
             portrait=portrait_crop(img.bgr, view) if portrait else None,
             timings={**timings, "parse": time.perf_counter() - t},
         )
+
+
+#: Lines every card front prints (names and the code line may be absent).
+ALWAYS_PRINTED = frozenset({"birthDate+sex", "issuedCode", "firstIssuedDate", "issuedDate", "idNumber"})
+
+
+def _convincing(key: str, reading: LineReading) -> bool:
+    """Whether a line read without the detector's support is really printed text.
+
+    It must read confidently and fit its field's pattern: faint background must not
+    turn into a field.
+    """
+    if not reading.char_probs or min(reading.char_probs) < 0.6:
+        return False
+    checks: dict[str, Callable[[str], bool]] = {
+        "birthDate+sex": lambda t: bool(FIELD_PATTERNS["birthDate"].fullmatch(split_birth_sex(t)[0])),
+        "issuedCode": lambda t: bool(re.fullmatch(r"\**[ARCU][ZXWO][A-Z0-9]*", parse_symbols(t))),
+        "firstIssuedDate": lambda t: bool(FIELD_PATTERNS["firstIssuedDate"].fullmatch(parse_first_issued(t))),
+        "issuedDate": lambda t: bool(FIELD_PATTERNS["issuedDate"].fullmatch(parse_issue_date(t))),
+        "idNumber": lambda t: bool(FIELD_PATTERNS["idNumber"].fullmatch(parse_id_number(t))),
+    }
+    check = checks.get(key)
+    return bool(check and check(reading.text))
 
 
 def _pct(p: float) -> int:
