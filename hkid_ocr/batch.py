@@ -61,6 +61,7 @@ class BatchSummary:
         errors: error code -> count, over every image of IN_DIR (this run and earlier).
         seconds: wall time of this run.
         interrupted: the run stopped early (Ctrl-C or a worker died); rerun to resume.
+        worker_died: a worker process ended abnormally (killed, or crashed in native code).
     """
 
     total: int = 0
@@ -69,6 +70,7 @@ class BatchSummary:
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     interrupted: bool = False
+    worker_died: bool = False
 
     def line(self) -> str:
         """One-line summary for stderr.
@@ -79,7 +81,8 @@ class BatchSummary:
         """
         failed = sum(self.errors.values())
         errs = ", ".join(f"{code} {n}" for code, n in sorted(self.errors.items())) or "none"
-        text = (f"read {self.total - failed}/{self.total} cards in {self.seconds:.1f}s "
+        # Counted from what is recorded, so an interrupted run does not claim the rest.
+        text = (f"read {self.skipped + self.done - failed}/{self.total} cards in {self.seconds:.1f}s "
                 f"({self.done} this run, {self.skipped} already done); errors: {errs}")
         return text + ("; interrupted: rerun the same command to resume" if self.interrupted else "")
 
@@ -336,7 +339,7 @@ def run_batch(in_dir: str | os.PathLike[str], out: str | os.PathLike[str], worke
     except BrokenProcessPool:
         # A worker died (killed, or crashed in native code). What is written stays written.
         print("error: a worker process died; the results so far are saved", file=stream)
-        summary.interrupted = True
+        summary.interrupted = summary.worker_died = True
     finally:
         pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
     bar.update(summary.done, failed_now, final=True)

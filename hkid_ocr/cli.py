@@ -11,7 +11,8 @@ cloud SDK can call (:mod:`hkid_ocr.server`).
 
 Exit codes: 0 every image was read; 1 at least one image failed (its error is in the
 output); 2 bad usage, no input found, the models are missing, or ``serve`` refused to
-start (e.g. a non-loopback address without access keys); 130 ``batch`` interrupted.
+start (e.g. a non-loopback address without access keys); 130 ``batch`` interrupted
+(Ctrl-C; a worker process dying is 1).
 
 Example:
     $ hkid-ocr tests/data/specimen_2003.jpg --pretty
@@ -140,6 +141,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         print(f"error: no images found in {in_dir}", file=sys.stderr)
         return EXIT_USAGE
     print(summary.line(), file=sys.stderr)
+    if summary.worker_died:
+        return EXIT_FAILED  # not the user's Ctrl-C: a failure, though a rerun resumes
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.errors else EXIT_OK
