@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -64,6 +64,8 @@ __all__ = ["Recognizer", "recognize"]
 Box = tuple[float, float, float, float]
 #: Rectification used to screen card candidates (the detector's cost grows with area).
 SCREEN_SIZE = (256, 160)
+#: Screened candidates scoring below this are not worth a full rectification.
+SCREEN_FLOOR = 0.12
 #: Long side of the whole-image text search (the fallback card finder).
 TEXT_SEARCH_SIDE = 800
 #: Corners this far off (fraction of the card diagonal) are corrected from the layout.
@@ -160,47 +162,59 @@ class Recognizer:
         return match.score, (half_turn(quad) if match.flipped else quad)
 
     def _find_card(self, img: LoadedImage) -> CardView:
-        """Try card candidates until one matches a design's layout well enough.
+        """Find the card: the candidate whose rectification matches a design best.
 
         Candidates are screened on a small rectification (a quarter of the detector's
-        work); only the winner is rectified at full size.
+        work). A clear winner is rectified at full size and kept; otherwise the best
+        few are rectified at full size (fine print and screen patterns survive better
+        there), and if none convinces, candidates found from the text are tried too.
         """
         h, w = img.bgr.shape[:2]
         accept = self.config.accept_layout_score
-        best_score, best_quad = -1.0, None
         whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-        if 1.4 < max(h, w) / min(h, w) < 1.8:
-            # A tight scan: the frame is most likely the card itself; try it before
-            # looking for outlines at all.
-            for quad in orientations(whole):
-                score, upright = self._screen(img, quad)
-                if score > best_score:
-                    best_score, best_quad = score, upright
-        if best_score < accept:
-            cands = [c for c in find_candidates(img.bgr) if c.source != "whole"]
-            if best_quad is None:
-                cands.append(CardCandidate(quad=whole, source="whole"))
-            for quad in (q for cand in cands for q in orientations(cand.quad)):
-                score, upright = self._screen(img, quad)
-                if score > best_score:
-                    best_score, best_quad = score, upright
-                if best_score >= accept:
-                    break
-        if best_score < accept:
-            # The outline may be broken by clutter: find the card by its text instead.
-            for quad in self._text_candidates(img):
-                for q in orientations(quad):
-                    score, upright = self._screen(img, q)
-                    if score > best_score:
-                        best_score, best_quad = score, upright
-                if best_score >= accept:
-                    break
-        if best_quad is None or best_score < self.config.min_layout_score:
+        screened: list[tuple[float, np.ndarray]] = []
+
+        def screen(quads: Iterable[np.ndarray]) -> bool:
+            for quad in quads:
+                screened.append(self._screen(img, quad))
+                if screened[-1][0] >= accept:
+                    return True
+            return False
+
+        # A tight scan: the frame is most likely the card itself; try it before
+        # looking for outlines at all.
+        tight = 1.4 < max(h, w) / min(h, w) < 1.8
+        found = tight and screen(orientations(whole))
+        if not found:
+            cands = [c.quad for c in find_candidates(img.bgr) if c.source != "whole"]
+            if not tight:
+                cands.append(whole)
+            found = screen(q for quad in cands for q in orientations(quad))
+        best = self._best_view(img, screened, 1 if found else 2)
+        if not found:
+            # No outline convinced at a glance: it may be broken by clutter, so find the
+            # card by its text as well, and keep whichever rectifies better.
+            screened.clear()
+            screen(q for quad in self._text_candidates(img) for q in orientations(quad))
+            other = self._best_view(img, screened, 2)
+            if other is not None and (best is None or other.score > best.score):
+                best = other
+        if best is None or best.score < self.config.min_layout_score:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
-        view = self._evaluate(img, best_quad)
-        if view.score < self.config.min_layout_score:
-            raise NoCardFoundError("no Hong Kong identity card front found in the image")
-        return self._register(img, view)
+        return best
+
+    def _best_view(
+        self, img: LoadedImage, screened: list[tuple[float, np.ndarray]], top: int
+    ) -> CardView | None:
+        """Rectify the ``top`` best screened candidates at full size; the best view, registered."""
+        best: CardView | None = None
+        for score, quad in sorted(screened, key=lambda c: -c[0])[:top]:
+            if score < SCREEN_FLOOR:
+                break
+            view = self._register(img, self._evaluate(img, quad))
+            if best is None or view.score > best.score:
+                best = view
+        return best
 
     def _register(self, img: LoadedImage, view: CardView) -> CardView:
         """Correct the card's corners from where its printed lines are.
