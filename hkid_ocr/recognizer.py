@@ -174,12 +174,14 @@ class Recognizer:
         whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
         screened: list[tuple[float, np.ndarray]] = []
 
-        def screen(quads: Iterable[np.ndarray]) -> bool:
+        def screen(quads: Iterable[np.ndarray], stop: bool = True) -> bool:
+            hit = False
             for quad in quads:
                 screened.append(self._screen(img, quad))
-                if screened[-1][0] >= accept:
-                    return True
-            return False
+                hit = hit or screened[-1][0] >= accept
+                if hit and stop:
+                    break
+            return hit
 
         # A tight scan: the frame is most likely the card itself; try it before
         # looking for outlines at all.
@@ -195,7 +197,7 @@ class Recognizer:
             # No outline convinced at a glance: it may be broken by clutter, so find the
             # card by its text as well, and keep whichever rectifies better.
             screened.clear()
-            screen(q for quad in self._text_candidates(img) for q in orientations(quad))
+            screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False)
             other = self._best_view(img, screened, 2)
             if other is not None and (best is None or other.score > best.score):
                 best = other
