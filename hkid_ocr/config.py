@@ -24,12 +24,17 @@ class RecognizerConfig:
         min_layout_score: below this layout match (0..1) the image holds no card.
         accept_layout_score: a candidate matching this well is taken without trying
             the remaining candidates (saves detector runs).
+        field_rules: use what the card's fields must look like: per-field alphabets in
+            decoding, impossible values repaired from second choices, the Chinese name
+            decided with its code line, symbols on the character grid, name casing.
+            Off only to measure what these rules are worth (the benchmark does).
     """
 
     model_dir: Path | None = None
     threads: int = 0
     min_layout_score: float = 0.35
     accept_layout_score: float = 0.62
+    field_rules: bool = True
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -45,6 +45,9 @@ from .parse import (
     parse_id_number,
     parse_issue_date,
     case_name_en,
+    parse_name_cn,
+    parse_name_code,
+    parse_name_en,
     parse_symbols,
     parse_symbols,
     split_birth_sex,
@@ -104,7 +107,8 @@ class Recognizer:
         # The Chinese name may only hold ideographs: build that alphabet from the
         # model's own dictionary.
         cjk = "".join(c for c in probe.charset if len(c) == 1 and is_cjk(c))
-        self._recognizer = TextRecognizer(rec_model, {**ALPHABETS, "nameCn": cjk, "sex": "女男FM "})
+        alphabets = {**ALPHABETS, "nameCn": cjk} if self.config.field_rules else {}
+        self._recognizer = TextRecognizer(rec_model, {**alphabets, "sex": "女男FM "})
 
     # -- stages ---------------------------------------------------------------------
 
@@ -294,7 +298,16 @@ class Recognizer:
 
         cn = lines.get("nameCn")
         code = lines.get("nameCode")
-        name = decide_name(cn[0] if cn else None, code[0] if code else None)
+        if self.config.field_rules:
+            name = decide_name(cn[0] if cn else None, code[0] if code else None)
+        else:
+            name = NameDecision(
+                parse_name_cn(cn[0].text) if cn else "",
+                parse_name_code(code[0].text) if code else "",
+                prob(cn[0]) if cn else 0.0,
+                prob(code[0]) if code else 0.0,
+                None,
+            )
         if name.name_cn and cn:
             out["nameCn"] = _Field(name.name_cn, name.prob_cn, self._box_quad(view, cn[1]))
         if name.name_code and code:
@@ -313,12 +326,20 @@ class Recognizer:
                 out[key] = _Field(value, p, self._box_quad(view, box))
         if "nameEn" in lines:
             reading, box = lines["nameEn"]
-            value = case_name_en([(c, dict(a)) for c, a in zip(reading.text, reading.alternatives)])
+            value = (
+                case_name_en([(c, dict(a)) for c, a in zip(reading.text, reading.alternatives)])
+                if self.config.field_rules
+                else parse_name_en(reading.text)
+            )
             if value:
                 out["nameEn"] = _Field(value, prob(reading), self._box_quad(view, box))
         if "issuedCode" in lines:
             reading, box = lines["issuedCode"]
-            value = self._symbols(reading, box, lines.get("birthDate+sex"))
+            value = (
+                self._symbols(reading, box, lines.get("birthDate+sex"))
+                if self.config.field_rules
+                else parse_symbols(reading.text)
+            )
             if value:
                 out["issuedCode"] = _Field(value, prob(reading), self._box_quad(view, box))
         if "birthDate+sex" in lines:
@@ -369,14 +390,13 @@ class Recognizer:
             return "", 0.0, box
         return ("男M" if male > female else "女F"), max(male, female) / (male + female), box
 
-    @staticmethod
     def _valid(
-        key: str, parse: Callable[[str], str], reading: LineReading, lo: int, hi: int, p: float
+        self, key: str, parse: Callable[[str], str], reading: LineReading, lo: int, hi: int, p: float
     ) -> tuple[str, float]:
         """The field as read, or, when that is impossible, the likeliest valid alternative."""
         value = parse(reading.text[lo:hi])
         pattern = FIELD_PATTERNS.get(key)
-        if pattern is None or pattern.fullmatch(value):
+        if pattern is None or not self.config.field_rules or pattern.fullmatch(value):
             return value, p
         alts = [dict(a) for a in reading.alternatives[lo:hi]]
         fixed = best_valid(alts, pattern, parse)
