@@ -454,8 +454,8 @@ class Recognizer:
             return self._recognize_loaded(img, portrait, timings)
         except RecognitionError:
             raise
-        except (cv2.error, ValueError, IndexError, ZeroDivisionError, FloatingPointError) as exc:
-            # A numerical failure deep in a stage is reported, never hidden.
+        except Exception as exc:  # noqa: BLE001 - the promise: only RecognitionError escapes
+            # A failure deep in a stage is a bug or a runtime fault: reported, never hidden.
             raise AlgorithmError(f"recognition failed: {type(exc).__name__}: {exc}") from exc
 
     def _recognize_loaded(self, img: LoadedImage, portrait: bool, timings: dict[str, float]) -> HKIDResult:
