@@ -45,6 +45,17 @@ def _line_intersection(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
     return np.array([x1 + vx1 * t[0], y1 + vy1 * t[0]])
 
 
+def _corners_from_sides(lines: list[np.ndarray]) -> np.ndarray | None:
+    """Corners where consecutive side lines (vx, vy, x0, y0) meet; None if two are parallel."""
+    out = []
+    for i in range(4):
+        p = _line_intersection(lines[i - 1], lines[i])
+        if p is None:
+            return None
+        out.append(p)
+    return np.array(out)
+
+
 def _refine_sides(quad: np.ndarray, contour: np.ndarray) -> np.ndarray:
     """Fit a line to the contour points along each side and intersect neighbours."""
     pts = contour.reshape(-1, 2).astype(np.float64)
@@ -67,13 +78,9 @@ def _refine_sides(quad: np.ndarray, contour: np.ndarray) -> np.ndarray:
             continue
         vx, vy, x0, y0 = cv2.fitLine(pts[sel].astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
         lines.append(np.array([vx, vy, x0, y0], np.float64))
-    out = []
-    for i in range(4):
-        p = _line_intersection(lines[i - 1], lines[i])
-        if p is None:
-            return quad
-        out.append(p)
-    res = np.array(out)
+    res = _corners_from_sides(lines)
+    if res is None:
+        return quad
     # A refinement that moves a corner far is a bad fit: keep the polygon corners then.
     if np.abs(res - quad).max() > 0.1 * max(np.ptp(quad[:, 0]), np.ptp(quad[:, 1])):
         return quad
@@ -283,13 +290,9 @@ def snap_to_edges(
         else:
             (vx, vy), (x0, y0) = fit
             lines.append(np.array([vx, vy, x0, y0], np.float64))
-    out = []
-    for i in range(4):
-        p = _line_intersection(lines[i - 1], lines[i])
-        if p is None:
-            return q
-        out.append(p)
-    res = np.array(out)
+    res = _corners_from_sides(lines)
+    if res is None:
+        return q
     if not cv2.isContourConvex(res.astype(np.float32).reshape(-1, 1, 2)):
         return q
     if np.abs(res - q).max() > 2.5 * r:
