@@ -85,6 +85,28 @@ def _code_logp(code: str, digits: list[dict[str, float]]) -> float:
     return sum(math.log(max(_DIGIT_FLOOR, d.get(c, 0.0))) for c, d in zip(code, digits))
 
 
+#: The reader's own probability for the traditional form, below which its choice of
+#: another form of the same code is kept.
+TRADITIONAL_EVIDENCE = 0.02
+
+
+def _prefer_traditional(ch: str, code: str, opts: dict[str, float]) -> str:
+    """The traditional form of ``ch`` when the reader also saw it.
+
+    Cards print traditional characters, and the reader sometimes prefers the
+    simplified form of the same code (黄 for 黃, 卢 for 盧) while still giving the
+    traditional one real weight. Variant pairs that are both traditional in Hong Kong
+    use (恒 and 恆, 峰 and 峯: the telegraph table lists only one of each) are told
+    apart by the glyph alone, so a form the reader barely considered never replaces
+    what it read.
+    """
+    trad = traditional_for(code)
+    if not trad or ch in trad:
+        return ch
+    best = max(trad, key=lambda c: opts.get(c, 0.0))
+    return best if opts.get(best, 0.0) >= TRADITIONAL_EVIDENCE else ch
+
+
 def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecision:
     """Choose the Chinese name and code line from what was read on both lines."""
     chars = _char_options(cn) if cn is not None else []
@@ -134,11 +156,8 @@ def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecisio
         best_codes = codes_for(best)
         # Keep the code as read when it is one of the character's codes.
         chosen_code = read if read in best_codes else (best_codes[0] if best_codes else read)
-        trad = traditional_for(chosen_code)
-        if trad and best not in trad:
-            # The card prints traditional characters: 黄 read, 黃 printed (same code).
-            best = max(trad, key=lambda c: opts.get(c, 0.0))
-            cands.setdefault(best, cands.get(best, max(cands.values())))
+        best = _prefer_traditional(best, chosen_code, opts)
+        cands.setdefault(best, max(cands.values()))
         if best not in opts:
             recovered.append(i)
         name.append(best)
@@ -182,8 +201,7 @@ def _name_from_codes(
             return NameDecision(read_name, read_code, p_name, p_code, False)
         if j < len(chars) and (set(chars[j]) & set(options)):
             hit = max(set(chars[j]) & set(options), key=lambda c: chars[j][c])
-            trad = traditional_for(code)
-            name.append(hit if not trad or hit in trad else trad[0])
+            name.append(_prefer_traditional(hit, code, chars[j]))
             j += 1
         else:
             name.append(options[0])

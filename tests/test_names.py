@@ -60,9 +60,19 @@ def test_no_chinese_name():
     assert (d.name_cn, d.name_code, d.consistent) == ("", "", None)
 
 
-def test_simplified_reading_becomes_the_printed_traditional_character():
-    # 黄 (simplified) and 黃 (traditional) share 7806; the card prints 黃.
-    d = decide_name(_line("nameCn", "黄麗思"), _line("nameCode", "7806 7787 1835"))
+def test_simplified_reading_becomes_the_traditional_form_the_reader_also_saw():
+    # 黄 (simplified) and 黃 (traditional) share 7806; the reader gave 黃 real weight.
+    alts = ((("黄", 0.74), ("黃", 0.26)), (("麗", 0.99),), (("思", 0.99),))
+    d = decide_name(_line("nameCn", "黄麗思", (0.74, 0.99, 0.99), alts), _line("nameCode", "7806 7787 1835"))
     assert d.name_cn == "黃麗思" and d.consistent
-    d = decide_name(_line("nameCn", "黄麗"), _line("nameCode", "7806 7787 1835"))
+    # the same when a character was lost and the name is spelled from the codes
+    d = decide_name(_line("nameCn", "黄麗", (0.74, 0.99), alts[:2]), _line("nameCode", "7806 7787 1835"))
     assert d.name_cn.startswith("黃")
+
+
+def test_traditional_variant_pairs_keep_what_was_read():
+    # 恒 and 恆 share 1854 and both are used in Hong Kong names; only 恆 is in the
+    # Taiwan table. A clear 恒 stays 恒.
+    alts = ((("盧", 0.99),), (("恒", 0.999), ("恆", 0.0007)), (("濤", 0.99),))
+    d = decide_name(_line("nameCn", "盧恒濤", (0.99, 0.999, 0.99), alts), _line("nameCode", "4151 1854 3447"))
+    assert d.name_cn == "盧恒濤" and d.consistent
