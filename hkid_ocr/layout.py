@@ -70,7 +70,7 @@ class Template:
 
 # Measured on the specimens (476x300 scans upsampled to 960x608, PP-OCRv6 det kernels).
 # Titles: only the middle part is common to permanent and non-permanent cards.
-TEMPLATES: dict[str, Template] = {
+TEMPLATES: dict[Design, Template] = {
     "2003": Template(
         design="2003",
         lines=(
@@ -115,7 +115,7 @@ TEMPLATES: dict[str, Template] = {
 
 
 @lru_cache(maxsize=8)
-def template_mask(design: str, width: int, height: int) -> np.ndarray:
+def template_mask(design: Design, width: int, height: int) -> np.ndarray:
     """A float32 mask of the lines every card of ``design`` prints, at ``width`` x ``height``.
 
     Used to match a detected text map against each design and orientation.

@@ -512,10 +512,10 @@ def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
     A = S @ np.vstack([M, [0, 0, 1]])  # map -> level, downscaled
     level = cv2.warpAffine(text_map.astype(np.float32), A, (max(8, int(nw * f)), max(8, int(nh * f))),
                            flags=cv2.INTER_AREA)
-    level = cv2.GaussianBlur(level, (3, 3), 0)
     # A faint fixed texture: normalised correlation is undefined on flat (all-zero)
     # patches, such as the corners the turn brings in, and would report them as 1.0.
-    level += np.random.default_rng(0).random(level.shape, dtype=np.float32) * 1e-3
+    texture = np.random.default_rng(0).random(level.shape, dtype=np.float32) * np.float32(1e-3)
+    level = cv2.GaussianBlur(level, (3, 3), 0) + texture
     lh, lw = level.shape
     results: list[tuple[float, np.ndarray]] = []
     tw = 0.28 * max(lw, lh)

@@ -377,7 +377,8 @@ class Recognizer:
         x1 = (spec.x + spec.w + 0.015) * W + dx
         box = (x0, line_box[1], x1, line_box[3])
         crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH)
-        crop = cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX)
+        lo, hi = float(crop.min()), float(crop.max())
+        crop = ((crop.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo))).astype(np.uint8)
         (reading,) = self._recognizer.read([crop], ["sex"])
         # Faint print gives low absolute probabilities; what matters is how clearly one
         # answer beats the other: the evidence for 男/M against 女/F.
