@@ -1,0 +1,498 @@
+"""One-command benchmark: synthetic corpus -> this engine vs a generic OCR baseline.
+
+    python benchmarks/run.py                      # default: 600 cards, seed 0, both systems
+    python benchmarks/run.py --count 60 --no-baseline
+
+Steps (all in this one run):
+
+1. generate the corpus under ``benchmarks/corpus/`` or reuse it (keyed by seed,
+   count and generator version);
+2. probe each system in a fresh subprocess: cold start (import + build + first
+   card), warm per-card latency with every core, peak RSS;
+3. accuracy and throughput: every card through a pool of ``--workers`` processes
+   (all cores busy), engine on the whole corpus, the baseline on all of it or on a
+   stratified subset (``--baseline-count``) when it is too slow for the time budget;
+   the engine is also scored on that same subset so the comparison is like for like;
+4. write ``results.json``, ``results.md`` and ``accuracy_by_level.png`` to ``benchmarks/out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+# Run as a script (python benchmarks/run.py): make the repository root importable.
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from benchmarks.metrics import FIELDS, CardScore, aggregate, score_card  # noqa: E402
+from benchmarks.synth.corpus import GENERATOR_VERSION, build_corpus  # noqa: E402
+from benchmarks.synth.degrade import LEVELS  # noqa: E402
+
+DEFAULT_COUNT = 600
+DEFAULT_BASELINE_COUNT = 300
+SLICES = ("photocopy", "recapture", "missing_char", "no_chinese_name", "source_specimen",
+          "source_drawn", "permanent", "non_permanent")
+
+
+class Progress:
+    """Prints ``[stage] done/total rate eta`` at most every few seconds."""
+
+    def __init__(self, stage: str, every_s: float = 5.0) -> None:
+        self.stage, self.every_s = stage, every_s
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, elapsed: float) -> None:
+        now = time.perf_counter()
+        if done < total and now - self._last < self.every_s:
+            return
+        self._last = now
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (total - done) / rate if rate > 0 else 0.0
+        print(f"  [{self.stage}] {done}/{total}  {rate:.2f} cards/s  eta {eta:.0f}s", flush=True)
+
+
+def stratified(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """The first cards of each level (corpus order is already shuffled), ``n`` in all.
+
+    Level shares follow the corpus, so a subset keeps the clean/photo/hard mix.
+    """
+    if n >= len(records):
+        return list(records)
+    by_level: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_level.setdefault(r["level"], []).append(r)
+    quota = {lv: int(n * len(rs) / len(records)) for lv, rs in by_level.items()}
+    for lv in sorted(by_level, key=lambda k: -len(by_level[k])):  # rounding remainder
+        if sum(quota.values()) >= n:
+            break
+        quota[lv] += 1
+    chosen = {r["id"] for lv, rs in by_level.items() for r in rs[:quota[lv]]}
+    return [r for r in records if r["id"] in chosen]
+
+
+def probe(system: str, paths: list[str], threads: int, workdir: Path) -> dict[str, Any]:
+    """Run :mod:`benchmarks.probe` in a fresh interpreter and return its report."""
+    lst = workdir / f"{system}_probe_list.txt"
+    lst.write_text("\n".join(paths), encoding="utf-8")
+    out = workdir / f"{system}_probe.json"
+    cmd = [sys.executable, "-m", "benchmarks.probe", "--system", system, "--threads", str(threads),
+           "--list", str(lst), "--out", str(out)]
+    env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(cmd, cwd=str(_ROOT), env=env, check=False)
+    if out.is_file():
+        report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return report
+    return {"unavailable": f"probe exited with status {proc.returncode} and wrote no report"}
+
+
+def evaluate(system: str, records: list[dict[str, Any]], image_dir: Path, workers: int,
+             threads: int) -> tuple[list[CardScore], dict[str, Any]]:
+    """Score every record with ``system`` in a worker pool; returns scores and throughput."""
+    from benchmarks.systems import run_pool
+
+    items = [(r["id"], str(image_dir / f"{r['id']}.jpg")) for r in records]
+    truth = {r["id"]: r for r in records}
+    scores: list[CardScore] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    busy = 0.0
+    progress = Progress(system)
+    t0 = time.perf_counter()
+    for n, (cid, answer, err, ts, te) in enumerate(run_pool(system, items, workers, threads), 1):
+        scores.append(score_card(truth[cid], answer, err, te - ts))
+        starts.append(ts)
+        ends.append(te)
+        busy += te - ts
+        progress(n, len(items), time.perf_counter() - t0)
+    wall = time.perf_counter() - t0
+    # Throughput between the first card starting and the last one finishing: the
+    # pool's process start-up and model loading are cold-start costs, not throughput.
+    span = (max(ends) - min(starts)) if ends else 0.0
+    stats = {
+        "cards": len(items),
+        "workers": workers,
+        "threads_per_worker": threads,
+        "wall_s": wall,
+        "span_s": span,
+        "throughput_cards_per_s": len(items) / span if span > 0 else None,
+        "mean_busy_s_per_card": busy / len(items) if items else None,
+    }
+    return scores, stats
+
+
+def summarise(scores: list[CardScore]) -> dict[str, Any]:
+    """Aggregates overall, by level, by design and by slice."""
+    out: dict[str, Any] = {"all": aggregate(scores)}
+    out["by_level"] = {lv: aggregate(s for s in scores if s.level == lv) for lv in LEVELS
+                       if any(s.level == lv for s in scores)}
+    out["by_design"] = {d: aggregate(s for s in scores if s.design == d) for d in ("2003", "2018")
+                        if any(s.design == d for s in scores)}
+    out["by_slice"] = {t: aggregate(s for s in scores if t in s.tags) for t in SLICES
+                       if any(t in s.tags for s in scores)}
+    return out
+
+
+# --- report ------------------------------------------------------------------------
+
+
+def _f(x: Any, kind: str = "pct") -> str:
+    """Format a metric for the Markdown tables."""
+    if x is None:
+        return "n/a"
+    if kind == "pct":
+        return f"{100 * x:.1f}%"
+    if kind == "ms":
+        return f"{1000 * x:.0f} ms"
+    if kind == "s":
+        return f"{x:.2f} s"
+    if kind == "mb":
+        return f"{x:.0f} MB"
+    if kind == "rate":
+        return f"{x:.2f}/s"
+    if kind == "ratio":
+        return f"{x:.2f}x"
+    return f"{x:.3f}"
+
+
+def _ratio(a: Any, b: Any) -> Any:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _latency(probe_report: dict[str, Any], q: float) -> float | None:
+    import numpy as np
+
+    lat = probe_report.get("warm_latencies_s") or []
+    return float(np.percentile(lat, q)) if lat else None
+
+
+def write_markdown(path: Path, res: dict[str, Any]) -> None:
+    """results.md: the side-by-side tables."""
+    eng = res["systems"].get("engine", {})
+    base = res["systems"].get("baseline", {})
+    e_all = eng.get("summary", {})
+    e_sub = eng.get("summary_on_baseline_subset", {})
+    b_sub = base.get("summary", {})
+    lines: list[str] = []
+    cfg = res["config"]
+    lines += [
+        "# HKID OCR benchmark: hkid_ocr engine vs generic OCR baseline",
+        "",
+        f"Corpus: {cfg['count']} synthetic cards (seed {cfg['seed']}, generator v{GENERATOR_VERSION}), "
+        f"levels {', '.join(cfg['levels'])}; baseline: {res.get('baseline_version') or 'skipped'}.",
+        f"Machine: {res['machine']['cpus']} CPU cores, {res['machine']['platform']}, "
+        f"Python {res['machine']['python']}. Run took {res['timing']['total_s']:.0f} s "
+        f"(corpus {res['timing']['corpus_s']:.0f} s).",
+        "",
+    ]
+    load0, share = res["machine"].get("load_avg_1min_start"), res["machine"].get("cpu_share")
+    if (load0 is not None and load0 > res["machine"]["cpus"] * 0.5) or (share is not None and share < 0.55):
+        lines += [f"**Timing caveat:** the machine was shared with other work (1-min load average "
+                  f"{load0:.1f} at start; this run got {100 * (share or 0):.0f}% of the "
+                  f"{res['machine']['cpus']} cores' time, about 70% when alone): latency, "
+                  "throughput and run time are pessimistic.", ""]
+    for name, sysres in (("engine", eng), ("baseline", base)):
+        if sysres.get("unavailable"):
+            lines += [f"**{name} unavailable:** {sysres['unavailable']}", ""]
+    n_sub = b_sub.get("all", {}).get("n")
+    lines += [
+        "## Summary",
+        "",
+        f"Accuracy columns: the engine on every card, then both systems on the same "
+        f"stratified subset ({n_sub if n_sub else 'n/a'} cards) the baseline was run on. "
+        "Ratio = engine / baseline on that subset (speed rows: baseline / engine, so >1 means "
+        "the engine is faster).",
+        "",
+        "| metric | engine (all) | engine (subset) | baseline (subset) | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    ea, es, bs = e_all.get("all", {}), e_sub.get("all", {}), b_sub.get("all", {})
+    for label, key, kind in (("cards", "n", "int"), ("answered (no error)", "answered", "pct"),
+                             ("all 9 fields exact", "all_fields_exact", "pct"),
+                             ("mean per-field exact", "mean_field_exact", "pct"),
+                             ("character error rate (lower is better)", "cer", "pct"),
+                             ("corner error, median (of diagonal)", "corner_error_median", "pct"),
+                             ("corners within 5% of diagonal", "corner_within_5pct", "pct"),
+                             ("ftype accuracy (baseline always answers 0)", "ftype_accuracy", "pct")):
+        if kind == "int":
+            lines.append(f"| {label} | {ea.get(key, 'n/a')} | {es.get(key, 'n/a')} | "
+                         f"{bs.get(key, 'n/a')} | |")
+            continue
+        r = _ratio(es.get(key), bs.get(key))
+        lines.append(f"| {label} | {_f(ea.get(key))} | {_f(es.get(key))} | {_f(bs.get(key))} | "
+                     f"{_f(r, 'ratio')} |")
+    ep, bp = eng.get("probe", {}), base.get("probe", {})
+    et, bt = eng.get("throughput", {}), base.get("throughput", {})
+    for label, e, b, kind in (
+            ("warm latency p50 (1 process, all cores)", _latency(ep, 50), _latency(bp, 50), "ms"),
+            ("warm latency p95", _latency(ep, 95), _latency(bp, 95), "ms"),
+            ("cold start (import + load + first card)", ep.get("cold_start_s"), bp.get("cold_start_s"), "s"),
+            ("peak RSS (probe process)", ep.get("peak_rss_mb"), bp.get("peak_rss_mb"), "mb")):
+        lines.append(f"| {label} | {_f(e, kind)} | | {_f(b, kind)} | {_f(_ratio(b, e), 'ratio')} |")
+    e_tp, b_tp = et.get("throughput_cards_per_s"), bt.get("throughput_cards_per_s")
+    lines.append(f"| throughput, {et.get('workers', cfg['workers'])} workers | {_f(e_tp, 'rate')} | | "
+                 f"{_f(b_tp, 'rate')} | {_f(_ratio(e_tp, b_tp), 'ratio')} |")
+    lines += ["", "## Per-field exact match", "",
+              "| field | engine (all) | engine (subset) | baseline (subset) | engine CER (all) | "
+              "baseline CER (subset) |", "|---|---|---|---|---|---|"]
+    for k in FIELDS:
+        lines.append(
+            f"| {k} | {_f(ea.get('field_exact', {}).get(k))} | {_f(es.get('field_exact', {}).get(k))} | "
+            f"{_f(bs.get('field_exact', {}).get(k))} | {_f(ea.get('field_cer', {}).get(k))} | "
+            f"{_f(bs.get('field_cer', {}).get(k))} |")
+    for title, group, keys in (("By level", "by_level", LEVELS), ("By design", "by_design", ("2003", "2018"))):
+        lines += ["", f"## {title}", "",
+                  "| group | n (all / subset) | all fields exact: engine (all) | engine (subset) | "
+                  "baseline (subset) | mean field exact: engine (subset) | baseline (subset) | "
+                  "CER engine (subset) | CER baseline (subset) | corner err. median, engine | "
+                  "ftype acc., engine |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for g in keys:
+            a = e_all.get(group, {}).get(g, {})
+            s = e_sub.get(group, {}).get(g, {})
+            b = b_sub.get(group, {}).get(g, {})
+            if not (a or b):
+                continue
+            lines.append(
+                f"| {g} | {a.get('n', 0)} / {b.get('n', s.get('n', 0))} | {_f(a.get('all_fields_exact'))} | "
+                f"{_f(s.get('all_fields_exact'))} | {_f(b.get('all_fields_exact'))} | "
+                f"{_f(s.get('mean_field_exact'))} | {_f(b.get('mean_field_exact'))} | "
+                f"{_f(s.get('cer'))} | {_f(b.get('cer'))} | {_f(a.get('corner_error_median'))} | "
+                f"{_f(a.get('ftype_accuracy'))} |")
+    lines += ["", "## Slices (engine on all cards; baseline on its subset)", "",
+              "| slice | n (all / subset) | all fields exact: engine | baseline | nameCn exact: engine | "
+              "baseline | ftype acc., engine |", "|---|---|---|---|---|---|---|"]
+    for t in SLICES:
+        a = e_all.get("by_slice", {}).get(t, {})
+        b = b_sub.get("by_slice", {}).get(t, {})
+        if not (a or b):
+            continue
+        lines.append(
+            f"| {t} | {a.get('n', 0)} / {b.get('n', 0)} | {_f(a.get('all_fields_exact'))} | "
+            f"{_f(b.get('all_fields_exact'))} | {_f(a.get('field_exact', {}).get('nameCn'))} | "
+            f"{_f(b.get('field_exact', {}).get('nameCn'))} | {_f(a.get('ftype_accuracy'))} |")
+    errs = ea.get("errors") or {}
+    if errs:
+        lines += ["", "Engine errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(errs.items()))]
+    tm = res["timing"]
+    lines += ["", "## Timing of this run", "",
+              f"- corpus: {tm['corpus_s']:.0f} s for {tm['corpus_generated']} new cards "
+              f"({_f(tm.get('generation_s_per_card'), 's')} per card per worker)",
+              f"- engine: probe {tm.get('engine_probe_s', 0):.0f} s, accuracy pass "
+              f"{tm.get('engine_eval_s', 0):.0f} s",
+              f"- baseline: probe {tm.get('baseline_probe_s', 0):.0f} s, accuracy pass "
+              f"{tm.get('baseline_eval_s', 0):.0f} s "
+              f"({_f(bt.get('mean_busy_s_per_card'), 's')} per card per worker)",
+              f"- total: {tm['total_s']:.0f} s", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def write_plot(path: Path, res: dict[str, Any]) -> None:
+    """accuracy_by_level.png: all-fields and mean per-field exact match by level."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    eng = res["systems"].get("engine", {})
+    base = res["systems"].get("baseline", {})
+    series = [("engine (all)", eng.get("summary", {}), "#1f77b4"),
+              ("engine (subset)", eng.get("summary_on_baseline_subset", {}), "#6baed6"),
+              ("baseline (subset)", base.get("summary", {}), "#ff7f0e")]
+    series = [s for s in series if s[1]]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
+    levels = [lv for lv in LEVELS if any(lv in s[1].get("by_level", {}) for s in series)]
+    x = np.arange(len(levels))
+    width = 0.8 / max(len(series), 1)
+    for ax, key, title in ((axes[0], "all_fields_exact", "All 9 fields exact"),
+                           (axes[1], "mean_field_exact", "Mean per-field exact match")):
+        for i, (label, summ, color) in enumerate(series):
+            vals = [100 * (summ.get("by_level", {}).get(lv, {}).get(key) or 0) for lv in levels]
+            bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, vals, width, label=label, color=color)
+            ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
+        ax.set_xticks(x, levels)
+        ax.set_ylim(0, 105)
+        ax.set_ylabel("% of cards")
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    if series:
+        axes[0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"Synthetic HKID corpus (n={res['config']['count']}, seed {res['config']['seed']})")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --- main ----------------------------------------------------------------------------
+
+
+def _run_system(name: str, records: list[dict[str, Any]], latency_records: list[dict[str, Any]],
+                image_dir: Path, args: argparse.Namespace, workdir: Path,
+                timing: dict[str, float]) -> dict[str, Any]:
+    """Probe then evaluate one system; a missing system is reported, not fatal."""
+    print(f"[{name}] cold start, warm latency ({len(latency_records)} cards) and memory "
+          f"in a fresh process ...", flush=True)
+    t = time.perf_counter()
+    paths = [str(image_dir / f"{r['id']}.jpg") for r in latency_records]
+    rep = probe(name, paths, 0, workdir)
+    timing[f"{name}_probe_s"] = time.perf_counter() - t
+    if rep.get("unavailable"):
+        print(f"[{name}] UNAVAILABLE: {rep['unavailable']}", flush=True)
+        return {"unavailable": rep["unavailable"], "probe": rep}
+    lat = rep.get("warm_latencies_s") or []
+    print(f"[{name}] cold start {rep['cold_start_s']:.2f} s, warm p50 "
+          f"{1000 * sorted(lat)[len(lat) // 2] if lat else float('nan'):.0f} ms, "
+          f"peak RSS {rep['peak_rss_mb']:.0f} MB", flush=True)
+    print(f"[{name}] accuracy + throughput on {len(records)} cards, {args.workers} workers x "
+          f"{args.threads} threads ...", flush=True)
+    t = time.perf_counter()
+    scores, tp = evaluate(name, records, image_dir, args.workers, args.threads)
+    timing[f"{name}_eval_s"] = time.perf_counter() - t
+    summ = summarise(scores)
+    a = summ["all"]
+    print(f"[{name}] all fields exact {100 * a['all_fields_exact']:.1f}%, mean field exact "
+          f"{100 * a['mean_field_exact']:.1f}%, {tp['throughput_cards_per_s'] or 0:.2f} cards/s",
+          flush=True)
+    return {"probe": rep, "throughput": tp, "summary": summ, "scores": scores}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the process exit status."""
+    cpus = os.cpu_count() or 1
+    ap = argparse.ArgumentParser(description="HKID OCR benchmark on a synthetic corpus: "
+                                             "hkid_ocr engine vs RapidOCR + regex baseline.")
+    ap.add_argument("--count", type=int, default=DEFAULT_COUNT, help="corpus size (default 600)")
+    ap.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    ap.add_argument("--levels", default=",".join(LEVELS),
+                    help="comma-separated levels to generate and score (default clean,photo,hard)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the RapidOCR baseline")
+    ap.add_argument("--baseline-count", type=int, default=DEFAULT_BASELINE_COUNT,
+                    help="cards the baseline runs on, a stratified subset (default 300; "
+                         "0 = all cards)")
+    ap.add_argument("--latency-count", type=int, default=40,
+                    help="cards timed one at a time for warm latency (default 40)")
+    ap.add_argument("--workers", type=int, default=cpus, help=f"processes (default {cpus}: all cores)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="inference threads per worker (default: cores / workers)")
+    ap.add_argument("--corpus", type=Path, default=_ROOT / "benchmarks" / "corpus",
+                    help="corpus root folder (default benchmarks/corpus)")
+    ap.add_argument("--out", type=Path, default=_ROOT / "benchmarks" / "out",
+                    help="results folder (default benchmarks/out)")
+    ap.add_argument("--regenerate", action="store_true", help="rebuild the corpus from scratch")
+    args = ap.parse_args(argv)
+    levels = [lv.strip() for lv in args.levels.split(",") if lv.strip()]
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        ap.error(f"unknown level(s) {bad}; choose from {', '.join(LEVELS)}")
+    args.workers = max(1, args.workers)
+    if args.threads <= 0:
+        args.threads = max(1, cpus // args.workers)
+
+    t_start = time.perf_counter()
+    # The machine may be shared: record its load so slow timings can be explained.
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    cpu_start = os.times()
+    timing: dict[str, float] = {}
+    print(f"[corpus] seed {args.seed}, {args.count} cards, levels {','.join(levels)} "
+          f"-> {args.corpus}", flush=True)
+    gen_progress = Progress("corpus")
+    generated = {"n": 0}
+
+    def on_progress(done: int, total: int, elapsed: float) -> None:
+        generated["n"] = done if elapsed > 0 else 0
+        gen_progress(done, total, elapsed)
+
+    t = time.perf_counter()
+    from benchmarks.synth.fonts import missing_fonts
+
+    missing = missing_fonts()
+    if missing:
+        print(f"[corpus] fonts missing: install Debian packages {' '.join(missing)} "
+              "(scripts/setup.sh)", file=sys.stderr)
+        return 2
+    corpus, records = build_corpus(args.corpus, args.seed, args.count, levels=levels,
+                                   workers=args.workers, regenerate=args.regenerate,
+                                   progress=on_progress)
+    timing["corpus_s"] = time.perf_counter() - t
+    timing["corpus_generated"] = generated["n"]
+    if generated["n"]:
+        timing["generation_s_per_card"] = timing["corpus_s"] * args.workers / generated["n"]
+    print(f"[corpus] {len(records)} cards ready in {timing['corpus_s']:.0f} s: {corpus}", flush=True)
+    image_dir = corpus / "images"
+
+    latency_records = stratified(records, args.latency_count + 1)
+    base_n = len(records) if args.baseline_count <= 0 else min(args.baseline_count, len(records))
+    base_records = stratified(records, base_n)
+    args.out.mkdir(parents=True, exist_ok=True)
+    systems: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="hkid_bench_") as tmp:
+        workdir = Path(tmp)
+        systems["engine"] = _run_system("engine", records, latency_records, image_dir, args, workdir,
+                                        timing)
+        eng_scores: list[CardScore] = systems["engine"].pop("scores", [])
+        if eng_scores:
+            subset_ids = {r["id"] for r in base_records}
+            systems["engine"]["summary_on_baseline_subset"] = summarise(
+                [s for s in eng_scores if s.id in subset_ids])
+        if not args.no_baseline:
+            systems["baseline"] = _run_system("baseline", base_records, latency_records, image_dir,
+                                              args, workdir, timing)
+            base_scores: list[CardScore] = systems["baseline"].pop("scores", [])
+        else:
+            base_scores = []
+    timing["total_s"] = time.perf_counter() - t_start
+    cpu_end = os.times()
+    # CPU seconds this run and its (finished) child processes got, as a share of
+    # what all cores could give over the run: well below 1 on a machine shared
+    # with other work (serial steps keep it below 1 anyway, about 0.7 here).
+    cpu_used = sum(getattr(cpu_end, f) - getattr(cpu_start, f)
+                   for f in ("user", "system", "children_user", "children_system"))
+    cpu_share = cpu_used / (timing["total_s"] * cpus) if timing["total_s"] > 0 else None
+
+    from benchmarks.baseline import BASELINE_VERSION
+
+    res: dict[str, Any] = {
+        "config": {"count": args.count, "seed": args.seed, "levels": levels, "workers": args.workers,
+                   "threads_per_worker": args.threads, "baseline_count": len(base_records),
+                   "latency_count": len(latency_records) - 1, "generator_version": GENERATOR_VERSION},
+        "corpus": str(corpus),
+        "baseline_version": BASELINE_VERSION if not args.no_baseline else None,
+        "machine": {"cpus": cpus, "platform": platform.platform(), "python": platform.python_version(),
+                    "load_avg_1min_start": load_start, "cpu_share": cpu_share},
+        "timing": timing,
+        "systems": systems,
+        "per_card": {
+            "engine": [{"id": s.id, "ok": s.ok, "error": s.error, "exact": s.exact,
+                        "predicted": s.predicted, "corner": s.corner, "ftype_ok": s.ftype_ok,
+                        "latency_s": round(s.latency_s, 4)} for s in eng_scores],
+            "baseline": [{"id": s.id, "exact": s.exact, "predicted": s.predicted,
+                          "latency_s": round(s.latency_s, 4)} for s in base_scores],
+        },
+    }
+    out_json = args.out / "results.json"
+    out_json.write_text(json.dumps(res, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_markdown(args.out / "results.md", res)
+    try:
+        write_plot(args.out / "accuracy_by_level.png", res)
+    except ImportError:
+        print("[report] matplotlib not installed: no plot (pip install matplotlib)", file=sys.stderr)
+    print(f"[report] {out_json}, {args.out / 'results.md'}, {args.out / 'accuracy_by_level.png'}")
+    print(f"[done] total {timing['total_s']:.0f} s", flush=True)
+    # A benchmark whose subject could not run is a failure, even with a report written.
+    return 1 if systems["engine"].get("unavailable") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

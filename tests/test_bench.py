@@ -1,0 +1,77 @@
+"""Tests for the benchmark's scoring and the baseline's field parser (no OCR run)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # benchmarks/ is a folder of the repository, not installed
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.baseline import parse_lines  # noqa: E402
+from benchmarks.metrics import aggregate, corner_error, levenshtein, score_card  # noqa: E402
+from benchmarks.run import stratified  # noqa: E402
+
+SPECIMEN_2003 = {"nameCn": "李智能", "nameEn": "LEE, Chi Nan", "nameCode": "2621 2535 5174",
+                 "birthDate": "01-01-1968", "sex": "女F", "issuedCode": "***AZ",
+                 "firstIssuedDate": "(01-79)", "issuedDate": "15-09-03", "idNumber": "C668668(E)"}
+
+
+def _truth(data: dict, level: str = "clean") -> dict:
+    return {"id": "x", "level": level, "design": "2003", "ftype": 0, "recapture": False,
+            "missing_char": False, "permanent": True, "source": "specimen", "data": data,
+            "card_quad": [[0, 0], [100, 0], [100, 63], [0, 63]]}
+
+
+def test_levenshtein() -> None:
+    assert levenshtein("", "abc") == 3
+    assert levenshtein("kitten", "sitting") == 3
+    assert levenshtein("李智能", "李智能") == 0
+
+
+def test_corner_error() -> None:
+    quad = [[0, 0], [100, 0], [100, 60], [0, 60]]
+    exact = {"x0": 0, "y0": 0, "x1": 100, "y1": 0, "x2": 100, "y2": 60, "x3": 0, "y3": 60}
+    assert corner_error(exact, quad) == 0.0
+    # Located right but upside down: every corner is off by a full diagonal or side.
+    flipped = {"x0": 100, "y0": 60, "x1": 0, "y1": 60, "x2": 0, "y2": 0, "x3": 100, "y3": 0}
+    err = corner_error(flipped, quad)
+    assert err is not None and err > 0.9
+    assert corner_error(None, quad) is None
+
+
+def test_score_and_aggregate() -> None:
+    truth = _truth(dict(SPECIMEN_2003))
+    good = score_card(truth, {"data": dict(SPECIMEN_2003), "sliceRect": None, "ftype": 0})
+    assert good.all_exact and good.ftype_ok
+    wrong = dict(SPECIMEN_2003, idNumber="C668668(F)")
+    bad = score_card(truth, {"data": wrong, "ftype": 1})
+    assert not bad.all_exact and bad.dist["idNumber"] == 1 and not bad.ftype_ok
+    failed = score_card(truth, None, "noCardFound")
+    agg = aggregate([good, bad, failed])
+    assert agg["n"] == 3 and abs(agg["all_fields_exact"] - 1 / 3) < 1e-9
+    assert agg["errors"] == {"noCardFound": 1}
+    assert abs(agg["field_exact"]["idNumber"] - 1 / 3) < 1e-9
+
+
+def test_baseline_parser_on_specimen_lines() -> None:
+    lines = ["香港永久性居民身份證", "HONG KONG PERMANENT IDENTITY CARD", "李智能", "樣本SAMPLE",
+             "LEE, Chi Nan", "2621 2535 5174", "出生日期Date of Birth", "01-01-1968", "女F",
+             "***AZ", "簽發日期 Date of Issue", "(01-79)", "15-09-03", "C668668(E)"]
+    assert parse_lines(lines) == SPECIMEN_2003
+    # The 2018 layout reads the sex on the birth-date line; brackets may come full-width.
+    lines18 = ["申智能", "SAN, Chi Nan", "3947 2535 5174", "01-01-1988 女F", "***A0",
+               "（01-99）", "15-09-18", "C668668(E)"]
+    got = parse_lines(lines18)
+    assert got["sex"] == "女F" and got["firstIssuedDate"] == "(01-99)"
+    assert got["issuedCode"] == "***AO"  # a zero in the symbols is the letter O
+
+
+def test_stratified_keeps_level_mix() -> None:
+    recs = [{"id": str(i), "level": ("clean", "clean", "photo", "photo", "hard")[i % 5]}
+            for i in range(100)]
+    sub = stratified(recs, 20)
+    assert len(sub) == 20
+    assert sum(r["level"] == "hard" for r in sub) == 4
+    assert stratified(recs, 500) == recs
