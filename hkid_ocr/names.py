@@ -90,21 +90,33 @@ def _code_logp(code: str, digits: list[dict[str, float]]) -> float:
 TRADITIONAL_EVIDENCE = 0.02
 
 
-def _prefer_traditional(ch: str, code: str, opts: dict[str, float]) -> str:
-    """The traditional form of ``ch`` when the reader also saw it.
+def _encodes(ch: str, codec: str) -> bool:
+    try:
+        ch.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    Cards print traditional characters, and the reader sometimes prefers the
-    simplified form of the same code (黄 for 黃, 卢 for 盧) while still giving the
-    traditional one real weight. Variant pairs that are both traditional in Hong Kong
-    use (恒 and 恆, 峰 and 峯: the telegraph table lists only one of each) are told
-    apart by the glyph alone, so a form the reader barely considered never replaces
-    what it read.
+
+def _prefer_traditional(ch: str, code: str, opts: dict[str, float]) -> str:
+    """The traditional form of ``ch`` when the card evidently prints it.
+
+    Hong Kong cards print names in Big5 (with HKSCS) characters, and the reader
+    sometimes prefers the simplified form of the same code (黄 for 黃, 强 for 強, 卢
+    for 盧). A form outside Big5 gives way to the traditional one whenever the reader
+    considered that at all (or always, when it is outside HKSCS too). Variant pairs
+    that are both Big5 and both used in Hong Kong (恒 and 恆, 峰 and 峯: the telegraph
+    table lists one of each) are told apart by the glyph alone, so a form the reader
+    barely considered never replaces what it read.
     """
     trad = traditional_for(code)
     if not trad or ch in trad:
         return ch
     best = max(trad, key=lambda c: opts.get(c, 0.0))
-    return best if opts.get(best, 0.0) >= TRADITIONAL_EVIDENCE else ch
+    seen = opts.get(best, 0.0)
+    if not _encodes(ch, "cp950") and (seen > 0.0 or not _encodes(ch, "big5hkscs")):
+        return best
+    return best if seen >= TRADITIONAL_EVIDENCE else ch
 
 
 def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecision:

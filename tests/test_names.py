@@ -76,3 +76,13 @@ def test_traditional_variant_pairs_keep_what_was_read():
     alts = ((("盧", 0.99),), (("恒", 0.999), ("恆", 0.0007)), (("濤", 0.99),))
     d = decide_name(_line("nameCn", "盧恒濤", (0.99, 0.999, 0.99), alts), _line("nameCode", "4151 1854 3447"))
     assert d.name_cn == "盧恒濤" and d.consistent
+
+
+def test_simplified_form_outside_big5_gives_way_when_the_traditional_was_seen():
+    # 强 (not Big5) read at 0.995, 強 (Big5, same code 1730) barely seen: cards print 強.
+    alts = ((("雷", 0.99),), (("培", 0.99),), (("强", 0.995), ("強", 0.0048)))
+    d = decide_name(_line("nameCn", "雷培强", (0.99, 0.99, 0.995), alts), _line("nameCode", "7191 1014 1730"))
+    assert d.name_cn == "雷培強"
+    # 陈 is outside Big5 and HKSCS: 陳 even when the reader never proposed it
+    d = decide_name(_line("nameCn", "陈"), _line("nameCode", "7115"))
+    assert d.name_cn == "陳"
