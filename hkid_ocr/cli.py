@@ -17,6 +17,7 @@ start (e.g. a non-loopback address without access keys); 130 ``batch`` interrupt
 Example:
     $ hkid-ocr tests/data/specimen_2003.jpg --pretty
     $ hkid-ocr batch scans/ --out results.jsonl --workers 4
+    $ hkid-ocr batch s3://bucket/scans --out results.jsonl --engine ray --address auto
     $ hkid-ocr serve --host 127.0.0.1 --port 8080 --keys keys.json
 """
 
@@ -123,6 +124,11 @@ def _cmd_recognize(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch import run_batch
 
+    if args.engine == "ray":
+        return _cmd_batch_ray(args)
+    if args.address is not None or args.actors is not None or args.parquet is not None:
+        print("error: --address, --actors and --parquet need --engine ray", file=sys.stderr)
+        return EXIT_USAGE
     in_dir = Path(args.in_dir)
     if not in_dir.is_dir():
         print(f"error: {in_dir} is not a folder", file=sys.stderr)
@@ -143,6 +149,41 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     print(summary.line(), file=sys.stderr)
     if summary.worker_died:
         return EXIT_FAILED  # not the user's Ctrl-C: a failure, though a rerun resumes
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def _cmd_batch_ray(args: argparse.Namespace) -> int:
+    """``batch --engine ray``: the same run on a Ray cluster (:mod:`hkid_ocr.distributed`)."""
+    from .distributed import RayUnavailableError, run_distributed
+
+    if args.workers is not None:
+        print("error: --workers is for --engine local; with --engine ray use --actors", file=sys.stderr)
+        return EXIT_USAGE
+    if args.actors is not None and args.actors < 1:
+        print("error: --actors must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = run_distributed(args.in_dir, args.out, address=args.address, actors=args.actors,
+                                  retry_failed=args.retry_failed, parquet=args.parquet)
+    except ModelError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except (RayUnavailableError, NotADirectoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (OSError, ValueError) as exc:  # a URI that cannot be listed, no Ray cluster at --address
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # before Ray started
+        return EXIT_INTERRUPTED
+    if summary.total == 0:
+        print(f"error: no images found in {args.in_dir}", file=sys.stderr)
+        return EXIT_USAGE
+    print(summary.line(), file=sys.stderr)
+    if summary.worker_died:
+        return EXIT_FAILED  # the Ray job failed: what was written stays, a rerun resumes
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.errors else EXIT_OK
@@ -225,6 +266,15 @@ def _parser() -> argparse.ArgumentParser:
     bat.add_argument("--out", required=True, help="JSON Lines output; appended to, so a rerun resumes")
     bat.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     bat.add_argument("--retry-failed", action="store_true", help="read again images whose result was an error")
+    bat.add_argument("--engine", choices=["local", "ray"], default="local",
+                     help="local: worker processes on this machine (default); ray: a Ray cluster "
+                          '(pip install "hkid-ocr[ray]"; IN_DIR may then also be a URI such as s3://bucket/prefix)')
+    bat.add_argument("--address", default=None,
+                     help="ray: 'local' starts a Ray instance here, 'auto' joins the running cluster, or a Ray "
+                          "address (default: $RAY_ADDRESS when set, else local)")
+    bat.add_argument("--actors", type=int, default=None,
+                     help="ray: recognizer actors, one CPU each (default: the cluster's CPUs)")
+    bat.add_argument("--parquet", default=None, help="ray: also write the results to this Parquet file")
     bat.set_defaults(func=_cmd_batch)
     srv = sub.add_parser("serve", help="run the local RecognizeHKIdcard HTTP service (cloud SDK compatible)")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
