@@ -191,6 +191,26 @@ _worker_rec: Any = None
 _worker_error: tuple[str, str] | None = None
 
 
+def plan_resume(images: list[str], dst: Path, summary: "BatchSummary", retry_failed: bool) -> list[str]:
+    """The images still to read, given what ``dst`` already holds.
+
+    Earlier failures count into ``summary.errors`` (or are dropped from ``dst`` to be
+    retried when ``retry_failed``); images already recorded count as skipped. Shared by
+    the local and the Ray engines so both resume the same way.
+    """
+    done = read_done(dst)
+    if retry_failed and any(code is not None for code in done.values()):
+        _drop_failures(dst)
+        done = {f: c for f, c in done.items() if c is None}
+    wanted = set(images)
+    for rel, code in done.items():
+        if rel in wanted and code is not None:
+            summary.errors[code] += 1
+    todo = [rel for rel in images if rel not in done]
+    summary.skipped = len(images) - len(todo)
+    return todo
+
+
 def _init_worker(model_dir: str | None) -> None:
     """Build this process's Recognizer once (1 onnxruntime thread: one core per worker)."""
     global _worker_rec, _worker_error
@@ -293,16 +313,7 @@ def run_batch(in_dir: str | os.PathLike[str], out: str | os.PathLike[str], worke
         return summary
     resolve_models(Path(model_dir) if model_dir else None)  # fail fast, in one place
     dst.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done(dst)
-    if retry_failed and any(code is not None for code in done.values()):
-        _drop_failures(dst)
-        done = {f: c for f, c in done.items() if c is None}
-    wanted = set(images)
-    for rel, code in done.items():
-        if rel in wanted and code is not None:
-            summary.errors[code] += 1
-    todo = [rel for rel in images if rel not in done]
-    summary.skipped = len(images) - len(todo)
+    todo = plan_resume(images, dst, summary, retry_failed)
     if not todo:
         summary.seconds = time.perf_counter() - start
         return summary

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .batch import IMAGE_SUFFIXES, BatchSummary, _drop_failures, _Progress, find_images, read_done
+from .batch import IMAGE_SUFFIXES, BatchSummary, _Progress, find_images, plan_resume
 from .errors import RecognitionError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; pyarrow comes with ray[data]
@@ -471,16 +471,7 @@ def run_distributed(source: str | os.PathLike[str], out: str | os.PathLike[str],
     # copy when their actors start.
     resolve_models(Path(model_dir) if model_dir else None)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    done = read_done(dst)
-    if retry_failed and any(code is not None for code in done.values()):
-        _drop_failures(dst)
-        done = {f: c for f, c in done.items() if c is None}
-    wanted = set(images)
-    for rel, code in done.items():
-        if rel in wanted and code is not None:
-            summary.errors[code] += 1
-    todo = [rel for rel in images if rel not in done]
-    summary.skipped = len(images) - len(todo)
+    todo = plan_resume(images, dst, summary, retry_failed)
     if todo:
         _run(listing, todo, dst, summary, stream, address=address, actors=actors, batch_size=batch_size,
              model_dir=str(model_dir) if model_dir else None, num_cpus=num_cpus, runtime_env=runtime_env)
