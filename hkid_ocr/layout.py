@@ -215,10 +215,12 @@ def locate_lines(
     tmpl = TEMPLATES[design]
     binary = (text_map > TEXT_THRESHOLD).astype(np.uint8)
     n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
+    # Specks below 6 px at 512 x 320 are noise; the floor scales with the map's area.
+    min_area = max(2.0, 6.0 * W * H / (512 * 320))
     comps = [
         (float(x), float(y), float(x + cw), float(y + ch))
         for x, y, cw, ch, area in stats[1:n]
-        if area >= 6
+        if area >= min_area
     ]
     dx, dy = shift
     out: dict[str, tuple[tuple[float, float, float, float], bool]] = {}
@@ -299,7 +301,8 @@ def register_layout(text_map: np.ndarray, design: Design, shift: tuple[float, fl
     if len(src) < 5:
         return None
     A, inliers = cv2.estimateAffine2D(
-        np.array(src, np.float32), np.array(dst, np.float32), method=cv2.RANSAC, ransacReprojThreshold=3.0
+        np.array(src, np.float32), np.array(dst, np.float32), method=cv2.RANSAC,
+        ransacReprojThreshold=max(1.5, 3.0 * W / 512),  # 3 px at 512 x 320
     )
     if A is None or inliers is None or int(inliers.sum()) < 5:
         return None

@@ -22,13 +22,15 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 
 from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
 
-__all__ = ["WORK_SIDE", "find_candidates"]
+__all__ = ["WORK_SIDE", "find_candidates", "gradients", "iter_candidates"]
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -219,8 +221,14 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
     return vt[0], c
 
 
+def gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal and vertical Sobel gradients of a grey image (float32)."""
+    g = gray.astype(np.float32)
+    return cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+
+
 def snap_to_edges(
-    gray: np.ndarray,
+    gray: np.ndarray | tuple[np.ndarray, np.ndarray],
     quad: np.ndarray,
     radius: float = 0.04,
     samples: int = 48,
@@ -240,9 +248,8 @@ def snap_to_edges(
     when the quad is the block of the card's text, whose border lies a little outside.
     """
     q = np.asarray(quad, np.float64)
-    g = gray.astype(np.float32)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+    # Several snaps on one image share its gradients (pass gradients(gray) instead).
+    gx, gy = gray if isinstance(gray, tuple) else gradients(gray)
     diag = float(np.linalg.norm(q[2] - q[0]))
     if outward is None:
         r = max(3.0, radius * diag)
@@ -305,6 +312,16 @@ def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
 
     Corners are in original-image pixels, clockwise from the top-left-most.
     """
+    return list(iter_candidates(bgr))
+
+
+def iter_candidates(bgr: np.ndarray) -> Iterator[CardCandidate]:
+    """:func:`find_candidates` one at a time.
+
+    The outlines are found and ranked up front; each one's corners are snapped to the
+    card's edges only when the caller asks for it, so a caller that stops at the first
+    good candidate does not pay for refining the others.
+    """
     h, w = bgr.shape[:2]
     scale = min(1.0, WORK_SIDE / max(h, w))
     small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
@@ -327,16 +344,14 @@ def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
             if score > 0 and not (np.ptp(quad[:, 0]) > 0.97 * sw and np.ptp(quad[:, 1]) > 0.97 * sh):
                 found.append((score, quad, src))
     kept = _dedupe(found)[:MAX_CANDIDATES]
-    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    out = []
+    grads = gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)) if kept else None
     for _, q, src in kept:
         # Two passes: a coarse one that can travel, then a fine one.
-        q = snap_to_edges(gray, q, radius=0.04)
-        q = snap_to_edges(gray, q, radius=0.012)
-        out.append(CardCandidate(quad=q / scale, source=src))
+        q = snap_to_edges(grads, q, radius=0.04)
+        q = snap_to_edges(grads, q, radius=0.012)
+        yield CardCandidate(quad=q / scale, source=src)
     whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-    out.append(CardCandidate(quad=whole, source="whole"))
-    return out
+    yield CardCandidate(quad=whole, source="whole")
 
 
 #: Where printed text spans on the upright card (both designs), as fractions: the
@@ -431,7 +446,8 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
     quad = np.stack([rect[:, 0] * cb - rect[:, 1] * sb, rect[:, 0] * sb + rect[:, 1] * cb], axis=1)
     quad = order_clockwise(quad)
     block = quad.copy()
-    quad = snap_to_edges(gray, quad, outward=(-0.005, 0.12))
+    grads = gradients(gray)
+    quad = snap_to_edges(grads, quad, outward=(-0.005, 0.12))
     if np.allclose(quad, block):
         # No border found: assume the usual margins around the text (symmetric, since
         # the half turn is not known yet).
@@ -442,7 +458,7 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
         v = (quad[3] - quad[0]) / 2
         u, v = u / sx, v / sy
         quad = np.array([c - u - v, c + u - v, c + u + v, c - u + v])
-    return snap_to_edges(gray, quad, radius=0.012)
+    return snap_to_edges(grads, quad, radius=0.012)
 
 
 def _dominant_angle(angles: np.ndarray, weights: np.ndarray) -> float:
@@ -486,7 +502,9 @@ def text_direction(text_map: np.ndarray, threshold: float = 0.3) -> float | None
 _LAYOUT_SEARCH_SIDE = 320
 
 
-def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
+def quads_from_layout(
+    text_map: np.ndarray, min_width: float = 0.28, step: float = 1.08
+) -> list[tuple[float, np.ndarray]]:
     """Find the card by its printed layout in a whole-image text map.
 
     The map is turned so the text runs level, then each design's line pattern is
@@ -494,6 +512,8 @@ def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
     forms, a screen) does not share the card's pattern, so this finds the card where
     outlines and text clusters fail. Returns (score, corners in reading order TL, TR,
     BR, BL, in map pixels), best first; empty when the map has no text lines.
+    ``min_width`` is the narrowest card searched for, as a share of the map's width
+    (after levelling); sizes grow from there by ``step``.
     """
     from .layout import TEMPLATES, template_mask  # layout does not import locate
 
@@ -518,7 +538,7 @@ def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
     level = cv2.GaussianBlur(level, (3, 3), 0) + texture
     lh, lw = level.shape
     results: list[tuple[float, np.ndarray]] = []
-    tw = 0.28 * max(lw, lh)
+    tw = min_width * max(lw, lh)
     while tw <= lw:
         th = tw / CARD_ASPECT
         if th <= lh:
@@ -534,7 +554,7 @@ def quads_from_layout(text_map: np.ndarray) -> list[tuple[float, np.ndarray]]:
                     if flipped:
                         rect = np.roll(rect, -2, axis=0)
                     results.append((float(score), rect))
-        tw *= 1.08
+        tw *= step
     if not results:
         return []
     Ainv = cv2.invertAffineTransform(A)

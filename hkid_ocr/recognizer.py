@@ -32,7 +32,7 @@ from .errors import AlgorithmError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
 from .layout import PERMANENT_TITLE_MIN_WIDTH, TEMPLATES, locate_lines, match_layout, register_layout, text_box
 from .names import NameDecision, decide_name
-from .locate import WORK_SIDE, find_candidates, quad_from_text, quads_from_layout, snap_to_edges
+from .locate import WORK_SIDE, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
 from .models import resolve_models
 from .parse import (
     ALPHABETS,
@@ -67,8 +67,15 @@ __all__ = ["Recognizer", "recognize"]
 Box = tuple[float, float, float, float]
 #: Rectification used to screen card candidates (the detector's cost grows with area).
 SCREEN_SIZE = (256, 160)
-#: Screened candidates scoring below this are not worth a full rectification.
-SCREEN_FLOOR = 0.12
+#: Screened candidates scoring below this are not worth a full rectification (on the
+#: benchmark corpus, 1 in 80 of them reached a convincing match at CARD_SIZE).
+SCREEN_FLOOR = 0.3
+#: Cards narrower than this (image pixels) are read from a CARD_SIZE text map.
+SMALL_CARD_WIDTH = 320
+#: Screened candidates matching at least this well are searched for the card inside them.
+REFIT_FLOOR = 0.3
+#: ... which fills at least this share of the candidate's width.
+REFIT_MIN_WIDTH = 0.6
 #: Long side of the whole-image text search (the fallback card finder).
 TEXT_SEARCH_SIDE = 800
 #: Corners this far off (fraction of the card diagonal) are corrected from the layout.
@@ -112,21 +119,21 @@ class Recognizer:
 
     # -- stages ---------------------------------------------------------------------
 
-    def _evaluate(self, img: LoadedImage, quad: np.ndarray) -> CardView:
-        """Rectify one candidate, detect its text, and match it against both designs."""
-        H = card_homography(quad, CARD_SIZE)
-        card = warp_card(img.bgr, H, CARD_SIZE)
+    def _evaluate(self, img: LoadedImage, quad: np.ndarray, size: tuple[int, int] = CARD_SIZE) -> CardView:
+        """Rectify one candidate at ``size``, detect its text, and match it against both designs."""
+        H = card_homography(quad, size)
+        card = warp_card(img.bgr, H, size)
         tmap = self._detector.probability([card])[0]
         match = match_layout(tmap)[0]
         if match.flipped:
             quad = half_turn(quad)
-            H = card_homography(quad, CARD_SIZE)
+            H = card_homography(quad, size)
             card = card[::-1, ::-1]
             tmap = tmap[::-1, ::-1]
         return CardView(
             quad=quad,
             homography=H,
-            size=CARD_SIZE,
+            size=size,
             image=np.ascontiguousarray(card),
             text_map=np.ascontiguousarray(tmap),
             design=match.design,
@@ -148,41 +155,37 @@ class Recognizer:
         padded = cv2.copyMakeBorder(small, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
         tmap = self._detector.probability([padded])[0][:sh, :sw]
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        grads = gradients(gray)
         quads = []
         for _, quad in quads_from_layout(tmap)[:2]:
-            quad = snap_to_edges(gray, order_clockwise(quad), radius=0.03)
-            quads.append(snap_to_edges(gray, quad, radius=0.012))
+            quad = snap_to_edges(grads, order_clockwise(quad), radius=0.03)
+            quads.append(snap_to_edges(grads, quad, radius=0.012))
         cluster = quad_from_text(tmap, gray)
         if cluster is not None:
             quads.append(cluster)
         back = np.array([w / sw, h / sh])
         return [q * back for q in quads]
 
-    def _screen(self, img: LoadedImage, quad: np.ndarray) -> tuple[float, np.ndarray]:
-        """Cheap layout score of a candidate (a small rectification), and its upright order."""
-        H = card_homography(quad, SCREEN_SIZE)
-        tmap = self._detector.probability([warp_card(img.bgr, H, SCREEN_SIZE)])[0]
-        match = match_layout(tmap)[0]
-        return match.score, (half_turn(quad) if match.flipped else quad)
-
     def _find_card(self, img: LoadedImage) -> CardView:
         """Find the card: the candidate whose rectification matches a design best.
 
-        Candidates are screened on a small rectification (a quarter of the detector's
-        work). A clear winner is rectified at full size and kept; otherwise the best
-        few are rectified at full size (fine print and screen patterns survive better
-        there), and if none convinces, candidates found from the text are tried too.
+        Candidates are rectified small (SCREEN_SIZE: a quarter of the detector's work
+        at CARD_SIZE) and matched against the designs. A clear winner is kept as it is:
+        its small text map is enough to find the lines, and the recogniser reads from
+        the original pixels anyway. Without a clear winner, the best few are rectified
+        again at CARD_SIZE (faint print and screen patterns survive better there), and
+        if none convinces, candidates found from the text are tried too.
         """
         h, w = img.bgr.shape[:2]
         accept = self.config.accept_layout_score
         whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-        screened: list[tuple[float, np.ndarray]] = []
+        screened: list[CardView] = []
 
         def screen(quads: Iterable[np.ndarray], stop: bool = True) -> bool:
             hit = False
             for quad in quads:
-                screened.append(self._screen(img, quad))
-                hit = hit or screened[-1][0] >= accept
+                screened.append(self._evaluate(img, quad, SCREEN_SIZE))
+                hit = hit or screened[-1].score >= accept
                 if hit and stop:
                     break
             return hit
@@ -192,14 +195,29 @@ class Recognizer:
         tight = 1.4 < max(h, w) / min(h, w) < 1.8
         found = tight and screen(orientations(whole))
         if not found:
-            cands = [c.quad for c in find_candidates(img.bgr) if c.source != "whole"]
-            if not tight:
-                cands.append(whole)
+            # Outlines are refined one by one as they are screened (iter_candidates).
+            cands = (c.quad for c in iter_candidates(img.bgr) if c.source != "whole" or not tight)
             found = screen(q for quad in cands for q in orientations(quad))
-        best = self._best_view(img, screened, 1 if found else 2)
         if not found:
-            # No outline convinced at a glance: it may be broken by clutter, so find the
-            # card by its text as well, and keep whichever rectifies better.
+            # Half matches are often the card with a margin around it (a scan's frame,
+            # an outline around the card's sleeve): their own text maps say where the
+            # card sits inside.
+            partial = sorted((v for v in screened if v.score >= REFIT_FLOOR), key=lambda v: -v.score)
+            found = screen(q for v in partial[:2] if (q := self._refit(img, v)) is not None)
+        if found:
+            best: CardView | None = max(screened, key=lambda v: v.score)
+            if _card_width(best.quad) < SMALL_CARD_WIDTH:
+                # A small card is blurred, not sharpened, by rectifying it up to
+                # SCREEN_SIZE: its fine print needs the detector at CARD_SIZE.
+                best = self._best_view(img, [best], 1)
+            else:
+                best = self._register(img, best)
+        else:
+            best = self._best_view(img, screened, 2)
+            found = best is not None and best.score >= accept
+        if not found:
+            # No outline convinced: it may be broken by clutter, so find the card by its
+            # text as well, and keep whichever rectifies better.
             screened.clear()
             screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False)
             other = self._best_view(img, screened, 2)
@@ -209,18 +227,28 @@ class Recognizer:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
         return best
 
-    def _best_view(
-        self, img: LoadedImage, screened: list[tuple[float, np.ndarray]], top: int
-    ) -> CardView | None:
-        """Rectify the ``top`` best screened candidates at full size; the best view, registered."""
+    def _best_view(self, img: LoadedImage, screened: list[CardView], top: int) -> CardView | None:
+        """Rectify the ``top`` best screened candidates at CARD_SIZE; the best view, registered."""
         best: CardView | None = None
-        for score, quad in sorted(screened, key=lambda c: -c[0])[:top]:
-            if score < SCREEN_FLOOR:
+        for small in sorted(screened, key=lambda v: -v.score)[:top]:
+            if small.score < SCREEN_FLOOR:
                 break
-            view = self._register(img, self._evaluate(img, quad))
+            view = self._register(img, self._evaluate(img, small.quad))
             if best is None or view.score > best.score:
                 best = view
         return best
+
+    def _refit(self, img: LoadedImage, view: CardView) -> np.ndarray | None:
+        """Corners of the card inside a view that holds it with a margin, from its printed layout."""
+        found = quads_from_layout(view.text_map, min_width=REFIT_MIN_WIDTH, step=1.03)
+        if not found:
+            return None
+        quad = map_points(view.homography, found[0][1])
+        if np.abs(quad - view.quad).max() < REGISTRATION_TOLERANCE * np.linalg.norm(view.quad[2] - view.quad[0]):
+            return None  # the same quad: nothing to gain from judging it again
+        grads, scale = _work_gradients(img)
+        quad = snap_to_edges(grads, quad * scale, radius=0.03)
+        return snap_to_edges(grads, quad, radius=0.012) / scale
 
     def _register(self, img: LoadedImage, view: CardView) -> CardView:
         """Correct the card's corners from where its printed lines are.
@@ -240,13 +268,9 @@ class Recognizer:
         if np.abs(moved - corners).max() < REGISTRATION_TOLERANCE * np.hypot(W, H):
             return view
         quad = map_points(view.homography, moved)
-        h, w = img.bgr.shape[:2]
-        scale = min(1.0, WORK_SIDE / max(h, w))
-        small = cv2.resize(img.bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                           interpolation=cv2.INTER_AREA)
-        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        quad = snap_to_edges(gray, quad * scale, radius=0.015) / scale
-        redone = self._evaluate(img, quad)
+        grads, scale = _work_gradients(img)
+        quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
+        redone = self._evaluate(img, quad, view.size)
         return redone if redone.score >= view.score - 0.05 else view
 
     def _read_lines(
@@ -507,6 +531,21 @@ class Recognizer:
             portrait=portrait_crop(img.bgr, view) if portrait else None,
             timings={**timings, "parse": time.perf_counter() - t},
         )
+
+
+def _card_width(quad: np.ndarray) -> float:
+    """The card's width in image pixels (mean of its top and bottom sides)."""
+    q = np.asarray(quad, np.float64)
+    return float((np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2)
+
+
+def _work_gradients(img: LoadedImage) -> tuple[tuple[np.ndarray, np.ndarray], float]:
+    """Edge gradients of the image at the outline finder's working size, and that scale."""
+    h, w = img.bgr.shape[:2]
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    small = cv2.resize(img.bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_AREA)
+    return gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)), scale
 
 
 #: Lines every card front prints (names and the code line may be absent).
