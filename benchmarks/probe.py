@@ -73,13 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         "first_card_error": first_err,
     })
     latencies: list[float] = []
+    stages: list[dict[str, float]] = []
     for i, path in enumerate(paths[1:], 1):
         t = time.perf_counter()
-        run(path)
+        answer, _ = run(path)
         latencies.append(time.perf_counter() - t)
+        stages.append(dict((answer or {}).get("timings") or {}))
         if i % 10 == 0:
             print(f"  [{args.system} latency] {i}/{len(paths) - 1}", file=sys.stderr, flush=True)
+    report["warm_paths"] = paths[1:]
     report["warm_latencies_s"] = latencies
+    # Per card, seconds per pipeline stage (engine only; empty for the baseline).
+    report["warm_stages_s"] = stages
     report["peak_rss_mb"] = _peak_rss_mb()
     Path(args.out).write_text(json.dumps(report), encoding="utf-8")
     del first_answer

@@ -40,6 +40,12 @@ from benchmarks.synth.degrade import LEVELS  # noqa: E402
 
 DEFAULT_COUNT = 600
 DEFAULT_BASELINE_COUNT = 300
+DEFAULT_LATENCY_COUNT = 30
+#: Issue 9's speed targets (2 cores, warm, measured in one run with the baseline).
+TARGETS = {"clean_median_s": 0.060, "photo_median_s": 0.120, "p95_over_median": 2.0, "speedup": 10.0,
+           "cold_start_s": 2.0, "peak_rss_mb": 400.0}
+#: Accuracy of the engine before the speed work, same corpus and seed (see the file).
+REFERENCE = _ROOT / "benchmarks" / "reference_accuracy.json"
 SLICES = ("photocopy", "recapture", "missing_char", "no_chinese_name", "source_specimen",
           "source_drawn", "permanent", "non_permanent")
 
@@ -177,6 +183,113 @@ def _latency(probe_report: dict[str, Any], q: float) -> float | None:
     return float(np.percentile(lat, q)) if lat else None
 
 
+def speed_summary(probe_report: dict[str, Any], level_of: dict[str, str]) -> dict[str, Any]:
+    """Warm latency by level (n, median, p95) and the median of each engine stage.
+
+    ``level_of`` maps a card id (the image's file stem) to its level; "all" pools them.
+    """
+    import numpy as np
+
+    paths = probe_report.get("warm_paths") or []
+    lats = probe_report.get("warm_latencies_s") or []
+    stages = probe_report.get("warm_stages_s") or [{} for _ in lats]
+    groups: dict[str, list[tuple[float, dict[str, float]]]] = {}
+    for path, lat, st in zip(paths, lats, stages):
+        for g in (level_of.get(Path(path).stem, "?"), "all"):
+            groups.setdefault(g, []).append((lat, st))
+    out: dict[str, Any] = {}
+    for g, rows in groups.items():
+        lat = np.array([r[0] for r in rows])
+        keys = sorted({k for _, st in rows for k in st}, key=lambda k: list(rows[0][1]).index(k)
+                      if k in rows[0][1] else 99)
+        out[g] = {
+            "n": len(rows),
+            "median_s": float(np.median(lat)),
+            "p95_s": float(np.percentile(lat, 95)),
+            "stages_median_s": {k: float(np.median([st.get(k, 0.0) for _, st in rows])) for k in keys},
+        }
+    return out
+
+
+def target_rows(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for each of issue 9's targets; met is None when not measured."""
+    eng = res["systems"].get("engine", {})
+    base = res["systems"].get("baseline", {})
+    es, bs = eng.get("speed", {}), base.get("speed", {})
+    probe_e = eng.get("probe", {})
+    rows: list[tuple[str, str, bool | None]] = []
+    for lv, key in (("clean", "clean_median_s"), ("photo", "photo_median_s")):
+        m = es.get(lv, {}).get("median_s")
+        rows.append((f"median latency, {lv} <= {TARGETS[key] * 1000:.0f} ms", _f(m, "ms"),
+                     None if m is None else m <= TARGETS[key]))
+    for lv in ("clean", "photo"):
+        g = es.get(lv, {})
+        r = _ratio(g.get("p95_s"), g.get("median_s"))
+        rows.append((f"p95 <= {TARGETS['p95_over_median']:.0f}x median, {lv}",
+                     f"{_f(g.get('p95_s'), 'ms')} = {_f(r, 'ratio')}", None if r is None else r <= 2.0))
+    for lv in ("clean", "photo", "all"):
+        r = _ratio(bs.get(lv, {}).get("median_s"), es.get(lv, {}).get("median_s"))
+        rows.append((f">= {TARGETS['speedup']:.0f}x faster than the baseline (median, same cards, {lv})",
+                     _f(r, "ratio"), None if r is None else r >= TARGETS["speedup"]))
+    cs = probe_e.get("cold_start_s")
+    rows.append((f"cold start (import + load + first card) <= {TARGETS['cold_start_s']:.0f} s",
+                 _f(cs, "s"), None if cs is None else cs <= TARGETS["cold_start_s"]))
+    rss = probe_e.get("peak_rss_mb")
+    rows.append((f"peak RSS <= {TARGETS['peak_rss_mb']:.0f} MB", _f(rss, "mb"),
+                 None if rss is None else rss <= TARGETS["peak_rss_mb"]))
+    tp = eng.get("throughput", {})
+    rows.append((f"throughput, all cores ({tp.get('workers', '?')} workers), reported",
+                 _f(tp.get("throughput_cards_per_s"), "rate"), None))
+    ref = res.get("reference")
+    now = eng.get("summary", {}).get("all", {})
+    if ref and now:
+        for key, label in (("all_fields_exact", "all 9 fields exact"), ("mean_field_exact", "mean per-field exact")):
+            a, b = now.get(key), ref["engine"]["all"].get(key)
+            n = now.get("n") or 0
+            delta_cards = round((a - b) * n) if a is not None and b is not None else None
+            rows.append((f"no accuracy loss: {label} >= {_f(b)} (before, commit {ref['commit'][:7]})",
+                         f"{_f(a)} ({delta_cards:+d} cards)" if delta_cards is not None else "n/a",
+                         None if delta_cards is None else delta_cards >= 0))
+    return rows
+
+
+def speed_lines(res: dict[str, Any]) -> list[str]:
+    """Markdown: the targets table, latency by level for both systems, the engine's stages."""
+    eng = res["systems"].get("engine", {})
+    base = res["systems"].get("baseline", {})
+    lines: list[str] = ["", "## Speed targets (issue 9)", "", "| target | measured | met |", "|---|---|---|"]
+    for label, measured, met in target_rows(res):
+        lines.append(f"| {label} | {measured} | {'n/a' if met is None else ('yes' if met else '**no**')} |")
+    es, bs = eng.get("speed", {}), base.get("speed", {})
+    if es:
+        lines += ["", "## Warm latency by level (one process, all cores, the same cards for both systems)", "",
+                  "| level | cards | engine median | engine p95 | p95 / median | baseline median | "
+                  "baseline p95 | speed-up (median) |", "|---|---|---|---|---|---|---|---|"]
+        for g in [*LEVELS, "all"]:
+            e, b = es.get(g), bs.get(g, {})
+            if not e:
+                continue
+            lines.append(f"| {g} | {e['n']} | {_f(e['median_s'], 'ms')} | {_f(e['p95_s'], 'ms')} | "
+                         f"{_f(_ratio(e['p95_s'], e['median_s']), 'ratio')} | {_f(b.get('median_s'), 'ms')} | "
+                         f"{_f(b.get('p95_s'), 'ms')} | {_f(_ratio(b.get('median_s'), e['median_s']), 'ratio')} |")
+        stage_keys = list(es.get("all", {}).get("stages_median_s", {}))
+        if stage_keys:
+            lines += ["", "## Engine time per stage (median ms per card, same cards)", "",
+                      "load = decode; locate = find, rectify and match the card, find its lines; "
+                      "recognise = line crops and the recogniser; fields = parsing, names, checks; "
+                      "quality = photocopy, recapture, portrait.", "",
+                      "| level | " + " | ".join(stage_keys) + " | card (median) |",
+                      "|---|" + "---|" * (len(stage_keys) + 1)]
+            for g in [*LEVELS, "all"]:
+                e = es.get(g)
+                if not e:
+                    continue
+                lines.append(f"| {g} | " + " | ".join(f"{1000 * e['stages_median_s'].get(k, 0):.1f}"
+                                                      for k in stage_keys)
+                             + f" | {1000 * e['median_s']:.1f} |")
+    return lines
+
+
 def write_markdown(path: Path, res: dict[str, Any]) -> None:
     """results.md: the side-by-side tables."""
     eng = res["systems"].get("engine", {})
@@ -243,6 +356,7 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
     e_tp, b_tp = et.get("throughput_cards_per_s"), bt.get("throughput_cards_per_s")
     lines.append(f"| throughput, {et.get('workers', cfg['workers'])} workers | {_f(e_tp, 'rate')} | | "
                  f"{_f(b_tp, 'rate')} | {_f(_ratio(e_tp, b_tp), 'ratio')} |")
+    lines += speed_lines(res)
     lines += ["", "## Per-field exact match", "",
               "| field | engine (all) | engine (subset) | baseline (subset) | engine CER (all) | "
               "baseline CER (subset) |", "|---|---|---|---|---|---|"]
@@ -338,6 +452,17 @@ def write_plot(path: Path, res: dict[str, Any]) -> None:
 # --- main ----------------------------------------------------------------------------
 
 
+def _reference(seed: int, count: int, levels: list[str]) -> dict[str, Any] | None:
+    """The engine's accuracy before the speed work, when it was measured on this corpus."""
+    if not REFERENCE.is_file():
+        return None
+    ref: dict[str, Any] = json.loads(REFERENCE.read_text(encoding="utf-8"))
+    same = (ref.get("seed") == seed and ref.get("count") == count and ref.get("levels") == levels
+            and ref.get("generator_version") == GENERATOR_VERSION)
+    return ref if same else None
+
+
+
 def _run_system(name: str, records: list[dict[str, Any]], latency_records: list[dict[str, Any]],
                 image_dir: Path, args: argparse.Namespace, workdir: Path,
                 timing: dict[str, float]) -> dict[str, Any]:
@@ -381,8 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline-count", type=int, default=DEFAULT_BASELINE_COUNT,
                     help="cards the baseline runs on, a stratified subset (default 300; "
                          "0 = all cards)")
-    ap.add_argument("--latency-count", type=int, default=40,
-                    help="cards timed one at a time for warm latency (default 40)")
+    ap.add_argument("--latency-count", type=int, default=DEFAULT_LATENCY_COUNT,
+                    help=f"cards per level timed one at a time for warm latency, the same cards "
+                         f"for both systems (default {DEFAULT_LATENCY_COUNT})")
     ap.add_argument("--workers", type=int, default=cpus, help=f"processes (default {cpus}: all cores)")
     ap.add_argument("--threads", type=int, default=0,
                     help="inference threads per worker (default: cores / workers)")
@@ -432,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[corpus] {len(records)} cards ready in {timing['corpus_s']:.0f} s: {corpus}", flush=True)
     image_dir = corpus / "images"
 
-    latency_records = stratified(records, args.latency_count + 1)
+    # The first card is the cold one; then the same number of cards from each level.
+    latency_records = stratified(records, args.latency_count * len(levels) + 1)
     base_n = len(records) if args.baseline_count <= 0 else min(args.baseline_count, len(records))
     base_records = stratified(records, base_n)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -452,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
             base_scores: list[CardScore] = systems["baseline"].pop("scores", [])
         else:
             base_scores = []
+    level_of = {r["id"]: r["level"] for r in records}
+    for sysres in systems.values():
+        if sysres.get("probe", {}).get("warm_latencies_s"):
+            sysres["speed"] = speed_summary(sysres["probe"], level_of)
     timing["total_s"] = time.perf_counter() - t_start
     cpu_end = os.times()
     # CPU seconds this run and its (finished) child processes got, as a share of
@@ -466,13 +597,14 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "config": {"count": args.count, "seed": args.seed, "levels": levels, "workers": args.workers,
                    "threads_per_worker": args.threads, "baseline_count": len(base_records),
-                   "latency_count": len(latency_records) - 1, "generator_version": GENERATOR_VERSION},
+                   "latency_count_per_level": args.latency_count, "generator_version": GENERATOR_VERSION},
         "corpus": str(corpus),
         "baseline_version": BASELINE_VERSION if not args.no_baseline else None,
         "machine": {"cpus": cpus, "platform": platform.platform(), "python": platform.python_version(),
                     "load_avg_1min_start": load_start, "cpu_share": cpu_share},
         "timing": timing,
         "systems": systems,
+        "reference": _reference(args.seed, args.count, levels),
         "per_card": {
             "engine": [{"id": s.id, "ok": s.ok, "error": s.error, "exact": s.exact,
                         "predicted": s.predicted, "corner": s.corner, "ftype_ok": s.ftype_ok,
@@ -488,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         write_plot(args.out / "accuracy_by_level.png", res)
     except ImportError:
         print("[report] matplotlib not installed: no plot (pip install matplotlib)", file=sys.stderr)
+    print("\n".join(speed_lines(res)), flush=True)
     print(f"[report] {out_json}, {args.out / 'results.md'}, {args.out / 'accuracy_by_level.png'}")
     print(f"[done] total {timing['total_s']:.0f} s", flush=True)
     # A benchmark whose subject could not run is a failure, even with a report written.

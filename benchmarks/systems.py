@@ -44,11 +44,14 @@ def _engine(threads: int) -> Callable[[str], Answer]:
 
     def run(path: str) -> Answer:
         try:
-            d = rec.recognize(path).to_dict()
+            res = rec.recognize(path)
         except error_type as exc:
             return None, str(getattr(exc, "code", type(exc).__name__))
+        d = res.to_dict()
         return {"data": d.get("data"), "sliceRect": d.get("sliceRect"), "ftype": d.get("ftype", 0),
-                "figure": len(d.get("figure") or [])}, ""
+                "figure": len(d.get("figure") or []),
+                # seconds per pipeline stage (load, locate, recognise, fields, quality)
+                "timings": dict(getattr(res, "timings", {}) or {})}, ""
 
     return run
 

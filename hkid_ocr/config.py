@@ -20,7 +20,12 @@ class RecognizerConfig:
     Attributes:
         model_dir: folder with the verified weights (default: ``$HKID_OCR_MODELS`` or
             the repository's ``models/``).
-        threads: onnxruntime threads per model run; 0 uses every core.
+        threads: cores one recognition may use (text lines are read that many at a
+            time); 0 uses every core. Batch workers use 1 each.
+        int8: read the card's numbers, dates and symbols with the int8 recogniser
+            (about twice as fast; names and symbols are always read at full precision). None: when
+            it has been built (``python -m hkid_ocr.models fetch`` builds it); True:
+            require it; False: full precision for every line.
         min_layout_score: below this layout match (0..1) the image holds no card.
         accept_layout_score: a candidate matching this well is taken without trying
             the remaining candidates (saves detector runs).
@@ -35,6 +40,7 @@ class RecognizerConfig:
     min_layout_score: float = 0.35
     accept_layout_score: float = 0.62
     field_rules: bool = True
+    int8: bool | None = None
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -7,6 +7,12 @@ against ``models/SHA256SUMS``. Recognition itself never touches the network; it 
 verifies what is on disk and fails with :class:`~hkid_ocr.errors.ModelError` naming
 the fetch command.
 
+``fetch`` also builds an int8 copy of the recogniser from the verified fp32 file and
+the activation ranges shipped in the package (``data/rec_int8_ranges.json``); a
+sidecar (``*.int8.json``) records the sha256 of both inputs and of the result, so a
+stale or altered int8 file is never used. The recognizer reads the card's numbers,
+dates and symbols with it (about twice as fast) and the names with the fp32 model.
+
 Example:
     >>> from hkid_ocr.models import default_model_dir
     >>> default_model_dir().name
@@ -16,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -34,6 +41,8 @@ __all__ = [
     "fetch",
     "resolve_models",
     "sha256_of",
+    "INT8_NAME",
+    "build_int8",
 ]
 
 WHEEL_SPEC = "rapidocr==3.10.0"
@@ -47,6 +56,10 @@ _WHEEL_MEMBERS = {
     "rapidocr-3.10.0.dist-info/licenses/LICENSE": "LICENSE.rapidocr",
     "rapidocr-3.10.0.dist-info/licenses/MODEL_LICENSES.md": "MODEL_LICENSES.md",
 }
+INT8_NAME = "PP-OCRv6_rec_small.int8.onnx"
+#: Provenance of the int8 file: sha256 of its inputs and of itself.
+INT8_SIDECAR = "PP-OCRv6_rec_small.int8.json"
+INT8_RANGES = Path(__file__).resolve().parent / "data" / "rec_int8_ranges.json"
 FETCH_COMMAND = "python -m hkid_ocr.models fetch"
 ENV_VAR = "HKID_OCR_MODELS"
 
@@ -61,10 +74,15 @@ _MANIFEST: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ModelFiles:
-    """Verified paths of the weights a recognizer loads."""
+    """Verified paths of the weights a recognizer loads.
+
+    ``rec_int8`` is None when the int8 recogniser has not been built (or no longer
+    matches its inputs).
+    """
 
     rec: Path
     det: Path
+    rec_int8: Path | None = None
 
 
 def default_model_dir() -> Path:
@@ -107,10 +125,53 @@ def _check(path: Path) -> None:
         )
 
 
+def _int8_provenance(root: Path) -> dict[str, str]:
+    """What a valid int8 file must have been built from (sha256 of the inputs)."""
+    return {"source": _MANIFEST[REC_NAME], "ranges": sha256_of(INT8_RANGES)}
+
+
+def _verified_int8(root: Path) -> Path | None:
+    """The int8 recogniser if it is there and was built from these inputs, else None."""
+    path, sidecar = root / INT8_NAME, root / INT8_SIDECAR
+    if not (path.is_file() and sidecar.is_file()):
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if any(meta.get(k) != v for k, v in _int8_provenance(root).items()):
+        return None  # built from other weights or another ranges table: stale
+    st = path.stat()
+    if _verified(path, st.st_size, st.st_mtime_ns) != meta.get("sha256"):
+        return None  # altered since it was built
+    return path
+
+
+def build_int8(model_dir: Path | None = None, *, quiet: bool = False) -> Path:
+    """Build (or rebuild) the int8 recogniser from the verified fp32 model; returns its path.
+
+    Raises:
+        ModelError: the fp32 weights are missing, or the build fails (the message says why).
+    """
+    from .runtime import quantize_recognizer
+
+    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    _check(root / REC_NAME)
+    target = root / INT8_NAME
+    part = target.with_suffix(".part.onnx")
+    if not quiet:
+        print("building the int8 recogniser from the verified fp32 model ...", file=sys.stderr)
+    quantize_recognizer(root / REC_NAME, part, INT8_RANGES)
+    os.replace(part, target)
+    meta = {**_int8_provenance(root), "sha256": sha256_of(target)}
+    (root / INT8_SIDECAR).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    return target
+
+
 def resolve_models(model_dir: Path | None = None) -> ModelFiles:
     """Find and verify the weights; raise ModelError naming the fetch command if not."""
     root = Path(model_dir) if model_dir is not None else default_model_dir()
-    files = ModelFiles(rec=root / REC_NAME, det=root / DET_NAME)
+    files = ModelFiles(rec=root / REC_NAME, det=root / DET_NAME, rec_int8=_verified_int8(root))
     _check(files.rec)
     _check(files.det)
     return files
@@ -123,7 +184,11 @@ def fetch(model_dir: Path | None = None, *, quiet: bool = False) -> ModelFiles:
     """
     root = Path(model_dir) if model_dir is not None else default_model_dir()
     try:
-        return resolve_models(root)
+        files = resolve_models(root)
+        if files.rec_int8 is None:
+            _try_build_int8(root, quiet)
+            files = resolve_models(root)
+        return files
     except ModelError:
         pass
     root.mkdir(parents=True, exist_ok=True)
@@ -149,10 +214,20 @@ def fetch(model_dir: Path | None = None, *, quiet: bool = False) -> ModelFiles:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
                 os.replace(tmp_target, target)
+    _try_build_int8(root, quiet)
     files = resolve_models(root)
     if not quiet:
         print(f"models verified in {root}", file=sys.stderr)
     return files
+
+
+def _try_build_int8(root: Path, quiet: bool) -> None:
+    """Build the int8 recogniser; a failure is reported, not fatal (fp32 reads every line)."""
+    try:
+        build_int8(root, quiet=quiet)
+    except ModelError as exc:
+        print(f"warning: int8 recogniser not built ({exc}); recognition will read every line "
+              "with the fp32 model: same results, about 1.5x slower", file=sys.stderr)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -170,6 +245,11 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"ok: {files.rec}\nok: {files.det}")
+    if files.rec_int8 is not None:
+        print(f"ok: {files.rec_int8}")
+    else:
+        print(f"missing: the int8 recogniser ({INT8_NAME}); `{FETCH_COMMAND}` builds it "
+              "(without it, recognition uses the fp32 model for every line: slower, same results)")
     return 0
 
 

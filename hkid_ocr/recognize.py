@@ -20,7 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from .errors import ModelError
 from .runtime import OnnxModel
 from .types import LineReading
 
-__all__ = ["REC_HEIGHT", "TextRecognizer", "width_groups"]
+__all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for", "width_groups"]
 
 REC_HEIGHT = 48
 MAX_WIDTH = 1280
@@ -67,16 +69,54 @@ def width_groups(widths: Sequence[int]) -> list[list[int]]:
     return groups[::-1]
 
 
-class TextRecognizer:
-    """Reads text lines; thread-safe (no state changes after construction)."""
+def lanes_for(threads: int) -> int:
+    """How many lines to recognise at once for a ``threads`` setting (0: every core)."""
+    return max(1, threads or (os.cpu_count() or 1))
 
-    def __init__(self, model: OnnxModel, alphabets: dict[str, str] | None = None) -> None:
+
+def _balance(costs: Sequence[float], lanes: int) -> list[list[int]]:
+    """Share jobs among ``lanes`` so the busiest lane has least to do (longest first)."""
+    out: list[list[int]] = [[] for _ in range(min(lanes, len(costs)))]
+    load = [0.0] * len(out)
+    for i in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        j = load.index(min(load))
+        out[j].append(i)
+        load[j] += costs[i]
+    return out
+
+
+class TextRecognizer:
+    """Reads text lines; thread-safe (no state changes after construction).
+
+    With ``lanes`` > 1 the lines of one call are recognised that many at a time, on
+    single-threaded sessions: a line is too small a job for one session to spread over
+    several cores efficiently, and whole lines in parallel keep every core busy.
+    """
+
+    def __init__(
+        self,
+        model: OnnxModel,
+        alphabets: dict[str, str] | None = None,
+        *,
+        lanes: int = 1,
+        overrides: dict[str, OnnxModel] | None = None,
+    ) -> None:
         raw = model.metadata.get("character")
         if not raw:
             raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
+        for other in (overrides or {}).values():
+            if other.metadata.get("character") != raw:
+                raise ModelError(f"{other.name} and {model.name} have different dictionaries")
         # rstrip only line ends: some entries are themselves whitespace (U+3000).
         chars = [c.rstrip("\r\n") for c in raw.split("\n")]
         self._model = model
+        # Fields read by another variant of the same network (same dictionary).
+        self._overrides = dict(overrides or {})
+        self._lanes = max(1, lanes)
+        # The calling thread is one lane; the pool runs the others.
+        self._pool = (
+            ThreadPoolExecutor(self._lanes - 1, thread_name_prefix="hkid-ocr-lane") if self._lanes > 1 else None
+        )
         self.charset: tuple[str, ...] = ("",) + tuple(chars) + (" ",)
         self._index = {c: i for i, c in enumerate(self.charset) if i > 0}
         # Per field, the class indices allowed to compete (blank first): decoding looks
@@ -116,23 +156,50 @@ class TextRecognizer:
         """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets.
 
         The network's cost grows with the padded width of each run, and a run costs
-        little beyond that, so crops are grouped (:func:`width_groups`) to keep padding
-        small: usually one run per line or per pair of similar lines.
+        little beyond that. On one lane, crops are grouped (:func:`width_groups`) to
+        keep padding small; on several, each line is its own run and the lines are
+        shared among the lanes.
         """
         if not crops:
             return []
+        widths = [int(c.shape[1]) for c in crops]
+        if self._pool is None:
+            # One run never mixes two model variants.
+            runs = []
+            for variant in {self._model_for(k).name for k in keys}:
+                idx = [i for i, k in enumerate(keys) if self._model_for(k).name == variant]
+                runs += [[idx[j] for j in g] for g in width_groups([widths[i] for i in idx])]
+        else:
+            runs = [[i] for i in range(len(crops))]
+        lanes = _balance([len(r) * max(MIN_RUN_WIDTH, max(widths[i] for i in r)) for r in runs], self._lanes)
         out: list[LineReading | None] = [None] * len(crops)
-        for group in width_groups([int(c.shape[1]) for c in crops]):
-            x, widths = self.preprocess([crops[i] for i in group])
-            probs = self._model.run(x)  # (N, T, C), already softmax-normalised
-            n_frames = probs.shape[1]
-            batch_w = x.shape[3]
-            for j, i in enumerate(group):
-                # Frames beyond the crop's real width only see padding.
-                t_end = max(1, min(n_frames, int(np.ceil(widths[j] / batch_w * n_frames)) + 1))
-                frac_per_frame = batch_w / n_frames / widths[j]
-                out[i] = self._decode(keys[i], probs[j, :t_end], frac_per_frame)
+
+        def run_lane(lane: list[int]) -> None:
+            for r in lane:
+                self._run(runs[r], crops, keys, out)
+
+        futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
+        run_lane(lanes[0])
+        for f in futures:
+            f.result()  # re-raises a lane's error here
         return [r for r in out if r is not None]
+
+    def _model_for(self, key: str) -> OnnxModel:
+        return self._overrides.get(key, self._model)
+
+    def _run(
+        self, group: list[int], crops: Sequence[np.ndarray], keys: Sequence[str], out: list[LineReading | None]
+    ) -> None:
+        """One model run over ``group`` (indices into crops); readings go to ``out``."""
+        x, widths = self.preprocess([crops[i] for i in group])
+        probs = self._model_for(keys[group[0]]).run(x)  # (N, T, C), already softmax-normalised
+        n_frames = probs.shape[1]
+        batch_w = x.shape[3]
+        for j, i in enumerate(group):
+            # Frames beyond the crop's real width only see padding.
+            t_end = max(1, min(n_frames, int(np.ceil(widths[j] / batch_w * n_frames)) + 1))
+            frac_per_frame = batch_w / n_frames / widths[j]
+            out[i] = self._decode(keys[i], probs[j, :t_end], frac_per_frame)
 
     def _decode(self, key: str, p: np.ndarray, frac_per_frame: float) -> LineReading:
         allowed = self._allowed.get(key)

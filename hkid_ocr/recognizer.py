@@ -28,12 +28,20 @@ import numpy as np
 from . import __version__
 from .report import card_checks
 from .config import RecognizerConfig
-from .errors import AlgorithmError, NoCardFoundError, RecognitionError
+from .errors import AlgorithmError, ModelError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
-from .layout import PERMANENT_TITLE_MIN_WIDTH, TEMPLATES, locate_lines, match_layout, register_layout, text_box
+from .layout import (
+    PERMANENT_TITLE_MIN_WIDTH,
+    TEMPLATES,
+    locate_lines,
+    match_layout,
+    misplaced_lines,
+    register_layout,
+    text_box,
+)
 from .names import NameDecision, decide_name
 from .locate import WORK_SIDE, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
-from .models import resolve_models
+from .models import FETCH_COMMAND, resolve_models
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -55,7 +63,7 @@ from .parse import (
 from .portrait import figures, portrait_crop
 from .quality import RECAPTURE_THRESHOLD, is_photocopy, recapture_score
 from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
-from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer
+from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for
 from .runtime import OnnxModel
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
@@ -65,11 +73,13 @@ __all__ = ["Recognizer", "recognize"]
 
 
 Box = tuple[float, float, float, float]
+Lines = dict[str, tuple[Box, bool]]
 #: Rectification used to screen card candidates (the detector's cost grows with area).
 SCREEN_SIZE = (256, 160)
 #: Screened candidates scoring below this are not worth a full rectification (on the
 #: benchmark corpus, 1 in 80 of them reached a convincing match at CARD_SIZE).
 SCREEN_FLOOR = 0.3
+LAST_RESORT_FLOOR = 0.12
 #: Cards narrower than this (image pixels) are read from a CARD_SIZE text map.
 SMALL_CARD_WIDTH = 320
 #: Screened candidates matching at least this well are searched for the card inside them.
@@ -108,14 +118,29 @@ class Recognizer:
     def __init__(self, config: RecognizerConfig | None = None) -> None:
         self.config = config or RecognizerConfig()
         files = resolve_models(self.config.model_dir)
-        self._detector = TextDetector(OnnxModel(files.det, self.config.threads))
-        rec_model = OnnxModel(files.rec, self.config.threads)
+        # Single-threaded sessions: on a 256 x 160 card or one text line, onnxruntime
+        # gains nothing from a second thread (measured), so cores are used by reading
+        # several lines at once instead (TextRecognizer lanes).
+        self._detector = TextDetector(OnnxModel(files.det, 1))
+        rec_model = OnnxModel(files.rec, 1)
         probe = TextRecognizer(rec_model)
         # The Chinese name may only hold ideographs: build that alphabet from the
         # model's own dictionary.
         cjk = "".join(c for c in probe.charset if len(c) == 1 and is_cjk(c))
         alphabets = {**ALPHABETS, "nameCn": cjk} if self.config.field_rules else {}
-        self._recognizer = TextRecognizer(rec_model, {**alphabets, "sex": "女男FM "})
+        if self.config.int8 and files.rec_int8 is None:
+            raise ModelError(f"the int8 recogniser has not been built: run `{FETCH_COMMAND}`")
+        if files.rec_int8 is not None and self.config.int8 is not False:
+            # int8 reads digits and dates as well as fp32 does (benchmark), but drops a
+            # narrow space in a romanised name, or a star of the symbols, now and then:
+            # those lines stay fp32.
+            main = OnnxModel(files.rec_int8, 1)
+            overrides = {key: rec_model for key in FULL_PRECISION_KEYS}
+        else:
+            main, overrides = rec_model, {}
+        self._recognizer = TextRecognizer(
+            main, {**alphabets, "sex": "女男FM "}, lanes=lanes_for(self.config.threads), overrides=overrides
+        )
 
     # -- stages ---------------------------------------------------------------------
 
@@ -220,18 +245,21 @@ class Recognizer:
             # text as well, and keep whichever rectifies better.
             screened.clear()
             screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False)
-            other = self._best_view(img, screened, 2)
+            # The last resort: even a weak screening match is worth a full look.
+            other = self._best_view(img, screened, 2, floor=LAST_RESORT_FLOOR)
             if other is not None and (best is None or other.score > best.score):
                 best = other
         if best is None or best.score < self.config.min_layout_score:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
         return best
 
-    def _best_view(self, img: LoadedImage, screened: list[CardView], top: int) -> CardView | None:
+    def _best_view(
+        self, img: LoadedImage, screened: list[CardView], top: int, floor: float = SCREEN_FLOOR
+    ) -> CardView | None:
         """Rectify the ``top`` best screened candidates at CARD_SIZE; the best view, registered."""
         best: CardView | None = None
         for small in sorted(screened, key=lambda v: -v.score)[:top]:
-            if small.score < SCREEN_FLOOR:
+            if small.score < floor:
                 break
             view = self._register(img, self._evaluate(img, small.quad))
             if best is None or view.score > best.score:
@@ -267,17 +295,34 @@ class Recognizer:
         moved = corners @ A[:, :2].T + A[:, 2]
         if np.abs(moved - corners).max() < REGISTRATION_TOLERANCE * np.hypot(W, H):
             return view
+        if W < CARD_SIZE[0]:
+            # The screening map is too coarse to move corners by (it also proposes
+            # moves for cards located right): judge and register at CARD_SIZE.
+            return self._register(img, self._evaluate(img, view.quad, CARD_SIZE))
         quad = map_points(view.homography, moved)
         grads, scale = _work_gradients(img)
         quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
         redone = self._evaluate(img, quad, view.size)
         return redone if redone.score >= view.score - 0.05 else view
 
+    def _locate_lines(self, img: LoadedImage, view: CardView) -> tuple[CardView, Lines]:
+        """Each read line's kernel box and whether it was seen (see layout.locate_lines).
+
+        Lines are found on the view's own text map. On the small screening map, lines
+        can run together (fine print, a screen's moire); a line found far from where
+        its design starts it then sends the card to CARD_SIZE for a finer map.
+        """
+        lines = locate_lines(view.text_map, view.design, view.shift)
+        if view.size[0] < CARD_SIZE[0] and misplaced_lines(lines, view.design, view.shift, view.size):
+            view = self._register(img, self._evaluate(img, view.quad, CARD_SIZE))
+            lines = locate_lines(view.text_map, view.design, view.shift)
+        return view, lines
+
     def _read_lines(
-        self, img: LoadedImage, view: CardView
+        self, img: LoadedImage, view: CardView, lines: Lines
     ) -> tuple[dict[str, tuple[LineReading, Box]], bool | None]:
         """Read every field line; also say whether the title is the permanent one."""
-        lines = locate_lines(view.text_map, view.design, view.shift)
+        lines = dict(lines)
         title_box, title_found = lines.pop("titleEn")
         title_permanent = (
             (title_box[2] - title_box[0]) / view.size[0] >= PERMANENT_TITLE_MIN_WIDTH if title_found else None
@@ -485,10 +530,10 @@ class Recognizer:
 
     def _recognize_loaded(self, img: LoadedImage, portrait: bool, timings: dict[str, float]) -> HKIDResult:
         t = time.perf_counter()
-        view = self._find_card(img)
+        view, located = self._locate_lines(img, self._find_card(img))
         timings["locate"] = time.perf_counter() - t
         t = time.perf_counter()
-        lines, title_permanent = self._read_lines(img, view)
+        lines, title_permanent = self._read_lines(img, view, located)
         timings["recognise"] = time.perf_counter() - t
         t = time.perf_counter()
         fields, name = self._fields(img, view, lines)
@@ -513,23 +558,30 @@ class Recognizer:
         )
         card_w = (np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2
         card_h = (np.linalg.norm(q[3] - q[0]) + np.linalg.norm(q[2] - q[1])) / 2
+        timings["fields"] = time.perf_counter() - t
+        t = time.perf_counter()
         ftype = int(is_photocopy(view.image))
         recaptured = recapture_score(img.bgr, view.quad) >= RECAPTURE_THRESHOLD
+        figure = figures(img.bgr, view)
+        portrait_png = portrait_crop(img.bgr, view) if portrait else None
+        timings["quality"] = time.perf_counter() - t
+        t = time.perf_counter()
         checks = card_checks(data, view, name, title_permanent, bool(ftype), recaptured, date.today())
+        timings["fields"] += time.perf_counter() - t
         return HKIDResult(
             algo_version=f"hkid-ocr-{__version__}",
             data=data,
             prism_keyValueInfo=kv,
             sliceRect=slice_rect,
-            figure=figures(img.bgr, view),
+            figure=figure,
             ftype=ftype,
             height=int(round(card_h)),
             width=int(round(card_w)),
             orgHeight=img.height,
             orgWidth=img.width,
             checks=checks,
-            portrait=portrait_crop(img.bgr, view) if portrait else None,
-            timings={**timings, "parse": time.perf_counter() - t},
+            portrait=portrait_png,
+            timings=timings,
         )
 
 
@@ -547,6 +599,9 @@ def _work_gradients(img: LoadedImage) -> tuple[tuple[np.ndarray, np.ndarray], fl
                        interpolation=cv2.INTER_AREA)
     return gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)), scale
 
+
+#: Lines always read by the full-precision recogniser (see Recognizer.__init__).
+FULL_PRECISION_KEYS = frozenset({"nameCn", "nameEn", "issuedCode"})
 
 #: Lines every card front prints (names and the code line may be absent).
 ALWAYS_PRINTED = frozenset({"birthDate+sex", "issuedCode", "firstIssuedDate", "issuedDate", "idNumber"})

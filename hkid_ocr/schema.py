@@ -143,8 +143,10 @@ class HKIDResult(_Model):
     orgWidth: int
     checks: Checks
     portrait: Optional[bytes] = Field(default=None, exclude=True, repr=False)
-    #: Seconds spent in each stage of this call (load, locate, recognise, parse); not
-    #: part of the JSON, so output stays byte-stable.
+    #: Seconds spent in each stage of this call: load (decode), locate (find and
+    #: rectify the card, find its lines), recognise (crops and the recogniser),
+    #: fields (parsing, names, checks), quality (photocopy, recapture, portrait).
+    #: Not part of the JSON, so output stays byte-stable.
     timings: dict[str, float] = Field(default_factory=dict, exclude=True, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

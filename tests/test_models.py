@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
+from conftest import DATA
 
 import hkid_ocr
-from hkid_ocr.models import DET_NAME, FETCH_COMMAND, REC_NAME, default_model_dir, resolve_models, sha256_of
+from hkid_ocr.models import (
+    DET_NAME,
+    FETCH_COMMAND,
+    INT8_NAME,
+    INT8_SIDECAR,
+    REC_NAME,
+    build_int8,
+    default_model_dir,
+    resolve_models,
+    sha256_of,
+)
 
 
 def test_bundled_weights_verify():
@@ -39,3 +51,64 @@ def test_corrupt_weights_raise_model_error(tmp_path):
         resolve_models(tmp_path)
     assert "sha256" in str(info.value)
     assert sha256_of(tmp_path / DET_NAME) == sha256_of(src.det)
+
+
+def _fp32_copy(tmp_path):
+    src = resolve_models()
+    for p in (src.rec, src.det):
+        shutil.copy(p, tmp_path / p.name)
+    return tmp_path
+
+
+def test_int8_recogniser_is_built_from_the_verified_model_and_checked(tmp_path):
+    root = _fp32_copy(tmp_path)
+    assert resolve_models(root).rec_int8 is None  # not built yet
+    built = build_int8(root, quiet=True)
+    files = resolve_models(root)
+    assert files.rec_int8 == built
+    meta = json.loads((root / INT8_SIDECAR).read_text())
+    assert meta["source"] == sha256_of(root / REC_NAME) and meta["sha256"] == sha256_of(built)
+    # Same inputs, same bytes: the build is a pure function of the two files.
+    first = sha256_of(built)
+    build_int8(root, quiet=True)
+    assert sha256_of(root / INT8_NAME) == first
+    # It keeps the dictionary, so it can read on its own.
+    rec = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root, int8=True))
+    assert rec.recognize(str(DATA / "specimen_2003.jpg")).data.idNumber == "C668668(E)"
+
+
+def test_altered_or_stale_int8_file_is_not_used(tmp_path):
+    root = _fp32_copy(tmp_path)
+    built = build_int8(root, quiet=True)
+    data = bytearray(built.read_bytes())
+    data[-100] ^= 0xFF
+    built.write_bytes(bytes(data))
+    assert resolve_models(root).rec_int8 is None
+    build_int8(root, quiet=True)
+    meta = json.loads((root / INT8_SIDECAR).read_text())
+    meta["ranges"] = "0" * 64  # built from another ranges table
+    (root / INT8_SIDECAR).write_text(json.dumps(meta))
+    assert resolve_models(root).rec_int8 is None
+
+
+def test_int8_required_but_missing_names_the_fetch_command(tmp_path):
+    root = _fp32_copy(tmp_path)
+    with pytest.raises(hkid_ocr.ModelError) as info:
+        hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root, int8=True))
+    assert FETCH_COMMAND in str(info.value)
+    # Without the int8 file, the default reads everything at full precision.
+    rec = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root))
+    assert rec.recognize(str(DATA / "specimen_2018.jpg")).data.idNumber == "C668668(E)"
+
+
+def test_ranges_that_do_not_fit_the_graph_are_refused(tmp_path):
+    from hkid_ocr.models import INT8_RANGES
+    from hkid_ocr.runtime import quantize_recognizer
+
+    doc = json.loads(INT8_RANGES.read_text())
+    doc["ranges"]["no_such_tensor"] = [0.0, 1.0]
+    bad = tmp_path / "ranges.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(hkid_ocr.ModelError, match="does not fit"):
+        quantize_recognizer(resolve_models().rec, tmp_path / "x.onnx", bad)
+    assert not (tmp_path / "x.onnx").exists()
