@@ -243,13 +243,14 @@ def target_rows(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     ref = res.get("reference")
     now = eng.get("summary", {}).get("all", {})
     if ref and now:
-        for key, label in (("all_fields_exact", "all 9 fields exact"), ("mean_field_exact", "mean per-field exact")):
+        for key, label, unit, per in (("all_fields_exact", "all 9 fields exact", "cards", 1),
+                                      ("mean_field_exact", "mean per-field exact", "fields", 9)):
             a, b = now.get(key), ref["engine"]["all"].get(key)
-            n = now.get("n") or 0
-            delta_cards = round((a - b) * n) if a is not None and b is not None else None
+            n = (now.get("n") or 0) * per
+            delta = round((a - b) * n) if a is not None and b is not None else None
             rows.append((f"no accuracy loss: {label} >= {_f(b)} (before, commit {ref['commit'][:7]})",
-                         f"{_f(a)} ({delta_cards:+d} cards)" if delta_cards is not None else "n/a",
-                         None if delta_cards is None else delta_cards >= 0))
+                         f"{_f(a)} ({delta:+d} {unit})" if delta is not None else "n/a",
+                         None if delta is None else delta >= 0))
     return rows
 
 

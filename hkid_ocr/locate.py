@@ -503,7 +503,13 @@ _LAYOUT_SEARCH_SIDE = 320
 
 
 def quads_from_layout(
-    text_map: np.ndarray, min_width: float = 0.28, step: float = 1.08
+    text_map: np.ndarray,
+    min_width: float = 0.28,
+    step: float = 1.08,
+    *,
+    designs: tuple[str, ...] | None = None,
+    upright: bool = False,
+    side: int | None = None,
 ) -> list[tuple[float, np.ndarray]]:
     """Find the card by its printed layout in a whole-image text map.
 
@@ -513,7 +519,9 @@ def quads_from_layout(
     outlines and text clusters fail. Returns (score, corners in reading order TL, TR,
     BR, BL, in map pixels), best first; empty when the map has no text lines.
     ``min_width`` is the narrowest card searched for, as a share of the map's width
-    (after levelling); sizes grow from there by ``step``.
+    (after levelling); sizes grow from there by ``step``. When the design or the
+    orientation is known (``designs``, ``upright``), only those are searched; ``side``
+    is the long side the map is matched at (default 320 px).
     """
     from .layout import TEMPLATES, template_mask  # layout does not import locate
 
@@ -527,7 +535,7 @@ def quads_from_layout(
     nw, nh = int(h * sin + w * cos) + 1, int(h * cos + w * sin) + 1
     M[0, 2] += nw / 2 - w / 2
     M[1, 2] += nh / 2 - h / 2
-    f = _LAYOUT_SEARCH_SIDE / max(nw, nh)
+    f = (side or _LAYOUT_SEARCH_SIDE) / max(nw, nh)
     S = np.array([[f, 0, 0], [0, f, 0]], np.float64)
     A = S @ np.vstack([M, [0, 0, 1]])  # map -> level, downscaled
     level = cv2.warpAffine(text_map.astype(np.float32), A, (max(8, int(nw * f)), max(8, int(nh * f))),
@@ -543,9 +551,9 @@ def quads_from_layout(
         th = tw / CARD_ASPECT
         if th <= lh:
             size = (int(round(tw)), int(round(th)))
-            for design in TEMPLATES:
-                tmpl = cv2.GaussianBlur(template_mask(design, *size), (3, 3), 0)
-                for flipped in (False, True):
+            for design in designs or tuple(TEMPLATES):
+                tmpl = cv2.GaussianBlur(template_mask(design, *size), (3, 3), 0)  # type: ignore[arg-type]
+                for flipped in (False,) if upright else (False, True):
                     t = tmpl[::-1, ::-1] if flipped else tmpl
                     res = cv2.matchTemplate(level, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED)
                     _, score, _, (x, y) = cv2.minMaxLoc(res)

@@ -100,6 +100,7 @@ class TextRecognizer:
         *,
         lanes: int = 1,
         overrides: dict[str, OnnxModel] | None = None,
+        override_cost: float = 1.0,
     ) -> None:
         raw = model.metadata.get("character")
         if not raw:
@@ -110,8 +111,10 @@ class TextRecognizer:
         # rstrip only line ends: some entries are themselves whitespace (U+3000).
         chars = [c.rstrip("\r\n") for c in raw.split("\n")]
         self._model = model
-        # Fields read by another variant of the same network (same dictionary).
+        # Fields read by another variant of the same network (same dictionary), and
+        # what a column costs there relative to ``model`` (to share lanes fairly).
         self._overrides = dict(overrides or {})
+        self._override_cost = override_cost
         self._lanes = max(1, lanes)
         # The calling thread is one lane; the pool runs the others.
         self._pool = (
@@ -171,7 +174,14 @@ class TextRecognizer:
                 runs += [[idx[j] for j in g] for g in width_groups([widths[i] for i in idx])]
         else:
             runs = [[i] for i in range(len(crops))]
-        lanes = _balance([len(r) * max(MIN_RUN_WIDTH, max(widths[i] for i in r)) for r in runs], self._lanes)
+        lanes = _balance(
+            [
+                len(r) * max(MIN_RUN_WIDTH, max(widths[i] for i in r))
+                * (self._override_cost if keys[r[0]] in self._overrides else 1.0)
+                for r in runs
+            ],
+            self._lanes,
+        )
         out: list[LineReading | None] = [None] * len(crops)
 
         def run_lane(lane: list[int]) -> None:
