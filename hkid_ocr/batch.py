@@ -34,14 +34,19 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-__all__ = ["BatchSummary", "IMAGE_SUFFIXES", "find_images", "read_done", "run_batch"]
+from .errors import RecognitionError
+
+if TYPE_CHECKING:
+    from .schema import HKIDResult
+
+__all__ = ["BatchSummary", "IMAGE_SUFFIXES", "Progress", "find_images", "read_done", "read_records", "record_line", "run_batch"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 #: Images queued per worker: enough to keep workers busy, few enough to stop quickly.
@@ -134,7 +139,7 @@ def _repair_tail(out: Path) -> None:
             fh.truncate(cut)
 
 
-def _records(out: Path) -> Iterator[dict[str, Any]]:
+def read_records(out: Path) -> Iterator[dict[str, Any]]:
     with open(out, encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
@@ -167,7 +172,7 @@ def read_done(out: Path, *, repair: bool = True) -> dict[str, str | None]:
     if repair:
         _repair_tail(out)
     done: dict[str, str | None] = {}
-    for rec in _records(out):
+    for rec in read_records(out):
         err = rec.get("error")
         done[rec["file"]] = str(err.get("code", "algorithmError")) if isinstance(err, dict) else None
     return done
@@ -177,7 +182,7 @@ def _drop_failures(out: Path) -> None:
     """Rewrite ``out`` without its error lines (atomically: a crash keeps the old file)."""
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as dst:
-        for rec in _records(out):
+        for rec in read_records(out):
             if "error" not in rec:
                 dst.write(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n")
         dst.flush()
@@ -218,7 +223,6 @@ def _init_worker(model_dir: str | None) -> None:
     # so a worker finishes its current image instead of dying mid-way.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .config import RecognizerConfig
-    from .errors import RecognitionError
     from .recognizer import Recognizer
 
     try:
@@ -230,28 +234,52 @@ def _init_worker(model_dir: str | None) -> None:
 
 def _read_one(in_dir: str, rel: str) -> tuple[str, str, str | None]:
     """Runs in a worker: (file, JSON line, error code or None). Never raises."""
-    from .errors import RecognitionError
 
-    code: str | None
-    try:
+    def read() -> HKIDResult:
         if _worker_rec is None:
             raise RecognitionError(*(_worker_error or ("worker has no recognizer", "algorithmError")))
-        record = {"file": rel, **_worker_rec.recognize(os.path.join(in_dir, rel)).to_dict()}
+        return _worker_rec.recognize(os.path.join(in_dir, rel))
+
+    line, code = record_line(rel, read)
+    return rel, line, code
+
+
+def record_line(rel: str, read: Callable[[], HKIDResult]) -> tuple[str, str | None]:
+    """One output record: ``(JSON line, error code)``; both batch engines write these.
+
+    Never raises: a :class:`~hkid_ocr.RecognitionError` becomes its code, anything else
+    ``algorithmError`` (one bad image must not stop a million-card run).
+
+    Args:
+        rel: the image's name relative to the source (the record's ``file``).
+        read: runs the recognition.
+
+    Example:
+        >>> from hkid_ocr.errors import NoCardFoundError
+        >>> def fail(): raise NoCardFoundError("no identity card found in the image")
+        >>> record_line("a.jpg", fail)
+        ('{"error": {"code": "noCardFound", "message": "no identity card found in the image"}, "file": "a.jpg"}\\n', 'noCardFound')
+    """
+    code: str | None
+    try:
+        record: dict[str, Any] = {"file": rel, **read().to_dict()}
         code = None
     except RecognitionError as exc:
         record = {"file": rel, "error": {"code": exc.code, "message": exc.message}}
         code = exc.code
-    except Exception as exc:  # noqa: BLE001 - one bad image must not end the batch
+    except Exception as exc:  # noqa: BLE001 - one bad image must not end the run
         record = {"file": rel, "error": {"code": "algorithmError", "message": f"{type(exc).__name__}: {exc}"}}
         code = "algorithmError"
-    # Serialised here, not in the parent: the parent only writes bytes.
-    return rel, json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n", code
+    # Serialised in the worker: the parent only writes bytes.
+    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n", code
 
 
 # -- the run --------------------------------------------------------------------------
 
 
-class _Progress:
+class Progress:
+    """Progress lines on ``stream``: a live bar on a terminal, a line every few seconds otherwise."""
+
     def __init__(self, total: int, stream: IO[str]) -> None:
         self.total = total
         self.stream = stream
@@ -318,7 +346,7 @@ def run_batch(in_dir: str | os.PathLike[str], out: str | os.PathLike[str], worke
         summary.seconds = time.perf_counter() - start
         return summary
     n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    bar = _Progress(len(todo), stream)
+    bar = Progress(len(todo), stream)
     # spawn: a clean interpreter per worker; forking a process that may hold
     # onnxruntime or OpenCV threads can deadlock.
     ctx = multiprocessing.get_context("spawn")

@@ -259,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--pretty", action="store_true", help="indent the JSON (one image)")
     rec.add_argument("-o", "--output", help="write JSON Lines to this file instead of stdout")
     rec.add_argument("--overlay", help="draw the result on the image: a PNG path (one image) or a folder")
-    rec.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    rec.add_argument("--threads", type=int, default=0, help="cores one recognition uses (0 = all cores)")
     rec.set_defaults(func=_cmd_recognize)
     bat = sub.add_parser("batch", help="read every image under a folder on all cores (resumable)")
     bat.add_argument("in_dir", help="folder of images (searched recursively)")
@@ -287,7 +287,7 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--max-concurrency", type=int, default=2, help="recognitions at once (default 2)")
     srv.add_argument("--max-pending", type=int, default=64, help="requests waiting at most; more get 503")
     srv.add_argument("--threads", type=int, default=0,
-                     help="inference threads per recognition (0 = cores / max-concurrency)")
+                     help="cores one recognition uses (0 = cores / max-concurrency)")
     srv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     srv.set_defaults(func=_cmd_serve)
     mod = sub.add_parser("models", help="fetch or verify the recognition weights")

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from .batch import IMAGE_SUFFIXES, BatchSummary, _Progress, find_images, plan_resume
+from .batch import IMAGE_SUFFIXES, BatchSummary, Progress, find_images, plan_resume, read_records, record_line
 from .errors import RecognitionError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; pyarrow comes with ray[data]
@@ -70,7 +70,6 @@ __all__ = [
     "cluster_cpus",
     "jsonl_to_parquet",
     "list_images",
-    "record_line",
     "run_distributed",
 ]
 
@@ -220,34 +219,6 @@ def list_images(source: str | os.PathLike[str], filesystem: pyarrow.fs.FileSyste
 # -- records --------------------------------------------------------------------------
 
 
-def record_line(rel: str, read: Callable[[], HKIDResult]) -> tuple[str, str | None]:
-    """One output record, as :mod:`hkid_ocr.batch` writes it: ``(JSON line, error code)``.
-
-    Never raises: a :class:`~hkid_ocr.RecognitionError` becomes its code, anything else
-    ``algorithmError`` (one bad image must not stop a million-card run).
-
-    Args:
-        rel: the image's name relative to the source (the record's ``file``).
-        read: runs the recognition.
-
-    Example:
-        >>> from hkid_ocr.errors import NoCardFoundError
-        >>> def fail(): raise NoCardFoundError("no identity card found in the image")
-        >>> record_line("a.jpg", fail)
-        ('{"error": {"code": "noCardFound", "message": "no identity card found in the image"}, "file": "a.jpg"}\\n', 'noCardFound')
-    """
-    code: str | None
-    try:
-        record: dict[str, Any] = {"file": rel, **read().to_dict()}
-        code = None
-    except RecognitionError as exc:
-        record = {"file": rel, "error": {"code": exc.code, "message": exc.message}}
-        code = exc.code
-    except Exception as exc:  # noqa: BLE001 - one bad image must not end the run
-        record = {"file": rel, "error": {"code": "algorithmError", "message": f"{type(exc).__name__}: {exc}"}}
-        code = "algorithmError"
-    # The same serialisation as hkid_ocr.batch, so both engines write identical lines.
-    return json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n", code
 
 
 class CardReader:
@@ -497,7 +468,7 @@ def _run(listing: ImageListing, todo: list[str], dst: Path, summary: BatchSummar
     ctx.enable_progress_bars = False
     data_log.setLevel(logging.ERROR)
     pending = set(todo)
-    bar = _Progress(len(todo), stream)
+    bar = Progress(len(todo), stream)
     failed_now = stray = 0
     try:
         # No more actors than there are calls to make: each one loads the models.
@@ -574,7 +545,6 @@ def jsonl_to_parquet(jsonl: str | os.PathLike[str], parquet: str | os.PathLike[s
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .batch import _records
     from .types import FIELD_KEYS
 
     data_type = pa.struct([(key, pa.string()) for key in FIELD_KEYS])
@@ -593,7 +563,7 @@ def jsonl_to_parquet(jsonl: str | os.PathLike[str], parquet: str | os.PathLike[s
 
     dst.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(tmp, schema) as writer:
-        for rec in _records(src):
+        for rec in read_records(src):
             err = rec.get("error") if isinstance(rec.get("error"), dict) else None
             data = rec.get("data") if isinstance(rec.get("data"), dict) else None
             cols["file"].append(rec["file"])

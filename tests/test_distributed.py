@@ -23,7 +23,8 @@ import pytest
 
 from conftest import DATA, SPECIMENS, specimen
 from hkid_ocr.cli import main
-from hkid_ocr.distributed import CardReader, RayUnavailableError, list_images, record_line, run_distributed
+from hkid_ocr.batch import record_line
+from hkid_ocr.distributed import CardReader, RayUnavailableError, list_images, run_distributed
 from hkid_ocr.errors import ModelError
 
 #: Ray Data: ray plus pyarrow (what the ``ray[data]`` extra installs).
