@@ -36,6 +36,8 @@ __all__ = ["WORK_SIDE", "find_candidates", "gradients", "iter_candidates"]
 WORK_SIDE = 640
 MIN_AREA_FRACTION = 0.03
 MAX_CANDIDATES = 4
+#: An outline covering this share of the frame goes before the whole frame (whole_first).
+LARGE_OUTLINE = 0.6
 
 
 def _line_intersection(l1: np.ndarray, l2: np.ndarray) -> np.ndarray | None:
@@ -279,17 +281,14 @@ def snap_to_edges(
         floor = max(10.0, 0.2 * float(np.percentile(resp.max(axis=1), 75)))
         peak = (resp >= np.roll(resp, 1, axis=1)) & (resp >= np.roll(resp, -1, axis=1)) & (resp > floor)
         peak[:, 0] = peak[:, -1] = False
-        rows_l, cols_l = [], []
-        for row in range(len(ts)):
-            cols = np.flatnonzero(peak[row])
-            if len(cols):
-                cols = cols[np.argsort(resp[row, cols])[::-1][:3]]
-                rows_l += [row] * len(cols)
-                cols_l += list(cols)
+        # Each row's three strongest peaks, row by row, strongest first.
+        score = np.where(peak, resp, -1.0)
+        top = np.argsort(-score, axis=1, kind="stable")[:, :3]
+        keep = (np.take_along_axis(score, top, axis=1) > 0).ravel()
+        rows = np.repeat(np.arange(len(ts)), top.shape[1])[keep]
+        cols = top.ravel()[keep]
         fit = None
-        if rows_l:
-            rows = np.array(rows_l)
-            cols = np.array(cols_l)
+        if len(rows):
             fit = _ransac_line(rows, pts[rows, cols].astype(np.float64), offsets[cols], len(ts), rng,
                                prefer_inner=outward is not None)
         if fit is None:
@@ -315,12 +314,16 @@ def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     return list(iter_candidates(bgr))
 
 
-def iter_candidates(bgr: np.ndarray) -> Iterator[CardCandidate]:
+def iter_candidates(bgr: np.ndarray, whole_first: bool = False) -> Iterator[CardCandidate]:
     """:func:`find_candidates` one at a time.
 
     The outlines are found and ranked up front; each one's corners are snapped to the
     card's edges only when the caller asks for it, so a caller that stops at the first
     good candidate does not pay for refining the others.
+
+    With ``whole_first`` (an image shaped like a card: most likely a tight scan), the
+    whole frame comes first, after only the outlines that fill most of it (a scan with a
+    margin around the card).
     """
     h, w = bgr.shape[:2]
     scale = min(1.0, WORK_SIDE / max(h, w))
@@ -344,14 +347,22 @@ def iter_candidates(bgr: np.ndarray) -> Iterator[CardCandidate]:
             if score > 0 and not (np.ptp(quad[:, 0]) > 0.97 * sw and np.ptp(quad[:, 1]) > 0.97 * sh):
                 found.append((score, quad, src))
     kept = _dedupe(found)[:MAX_CANDIDATES]
+    whole = CardCandidate(quad=np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64),
+                          source="whole")
+    if whole_first:
+        large = [k for k in kept if cv2.contourArea(k[1].astype(np.float32)) >= LARGE_OUTLINE * image_area]
+        order: list[tuple[float, np.ndarray, str] | None] = [*large, None, *(k for k in kept if k not in large)]
+    else:
+        order = [*kept, None]
     grads = gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)) if kept else None
-    for _, q, src in kept:
+    for item in order:
+        if item is None:
+            yield whole
+            continue
         # Two passes: a coarse one that can travel, then a fine one.
-        q = snap_to_edges(grads, q, radius=0.04)
-        q = snap_to_edges(grads, q, radius=0.012)
-        yield CardCandidate(quad=q / scale, source=src)
-    whole = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-    yield CardCandidate(quad=whole, source="whole")
+        q = snap_to_edges(grads, item[1], radius=0.04)  # type: ignore[arg-type]
+        q = snap_to_edges(grads, q, radius=0.012)  # type: ignore[arg-type]
+        yield CardCandidate(quad=q / scale, source=item[2])
 
 
 #: Where printed text spans on the upright card (both designs), as fractions: the

@@ -90,6 +90,8 @@ REFIT_MIN_WIDTH = 0.6
 TEXT_SEARCH_SIDE = 800
 #: Corners this far off (fraction of the card diagonal) are corrected from the layout.
 REGISTRATION_TOLERANCE = 0.012
+#: ... and a move beyond this is not a correction but a mismatch.
+REGISTRATION_LIMIT = 0.15
 
 
 @dataclass(frozen=True)
@@ -219,14 +221,12 @@ class Recognizer:
                     break
             return hit
 
-        # A tight scan: the frame is most likely the card itself; try it before
-        # looking for outlines at all.
+        # Shaped like a card: most likely a scan, so the whole frame is tried right after
+        # any outline that fills most of it (a scan with a margin). Outlines are refined
+        # one by one as they are screened (iter_candidates).
         tight = 1.4 < max(h, w) / min(h, w) < 1.8
-        found = tight and screen(orientations(whole))
-        if not found:
-            # Outlines are refined one by one as they are screened (iter_candidates).
-            cands = (c.quad for c in iter_candidates(img.bgr) if c.source != "whole" or not tight)
-            found = screen(q for quad in cands for q in orientations(quad))
+        cands = (c.quad for c in iter_candidates(img.bgr, whole_first=tight))
+        found = screen(q for quad in cands for q in orientations(quad))
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
             # an outline around the card's sleeve): their own text maps say where the
@@ -307,7 +307,10 @@ class Recognizer:
         # A template point p shows at A(p) in this view, so the card's true corners
         # are at A(corners) here.
         moved = corners @ A[:, :2].T + A[:, 2]
-        if np.abs(moved - corners).max() < REGISTRATION_TOLERANCE * np.hypot(W, H):
+        move = np.abs(moved - corners).max() / np.hypot(W, H)
+        if move < REGISTRATION_TOLERANCE or move > REGISTRATION_LIMIT:
+            # Right already, or a "correction" no rectification error explains (the
+            # lines were matched to the wrong text): keep the corners.
             return view
         if W < CARD_SIZE[0]:
             # The screening map is too coarse to move corners by (it also proposes
