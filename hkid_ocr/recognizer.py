@@ -233,20 +233,25 @@ class Recognizer:
             # card sits inside.
             partial = sorted((v for v in screened if v.score >= REFIT_FLOOR), key=lambda v: -v.score)
             found = screen(q for v in partial[:2] if (q := self._refit(img, v)) is not None)
+        best: CardView | None
         if found:
-            best: CardView | None = self._accept(img, screened)
+            best, found = self._accept(img, screened)
         else:
             best = self._best_view(img, screened, 2)
             found = best is not None and best.score >= accept
         if not found:
-            # No outline convinced: it may be broken by clutter, so find the card by its
-            # text as well, and keep whichever rectifies better.
+            # No outline convinced (or the one that did is in doubt): it may be broken
+            # by clutter, so find the card by its text as well, and keep whichever
+            # rectifies better.
             screened.clear()
             # All of them: the first to match is not always the most precise.
             if screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False):
                 # Found this way, the card is often blurred or cluttered: its lines are
                 # found on a CARD_SIZE map.
-                return self._accept(img, screened, fine=True)
+                other, _ = self._accept(img, screened, fine=True)
+                if best is None or other.score >= best.score:
+                    return other
+                return best
             # The last resort: even a weak screening match is worth a full look.
             other = self._best_view(img, screened, 2, floor=LAST_RESORT_FLOOR)
             if other is not None and (best is None or other.score > best.score):
@@ -255,14 +260,29 @@ class Recognizer:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
         return best
 
-    def _accept(self, img: LoadedImage, screened: list[CardView], fine: bool = False) -> CardView:
-        """The view of the candidate that matched at screening size (at CARD_SIZE if ``fine``), registered."""
+    def _accept(
+        self, img: LoadedImage, screened: list[CardView], fine: bool = False
+    ) -> tuple[CardView, bool]:
+        """The view of the candidate that matched at screening size (at CARD_SIZE if ``fine``), registered.
+
+        A winner whose printed lines disagree with its corners beyond what registration
+        can mend is often part of the card (a side taken at the chip or the portrait's
+        edge) matching well enough: the runners-up are then judged at CARD_SIZE too.
+        Also says whether the view is settled (False: still in doubt).
+        """
         best = max(screened, key=lambda v: v.score)
         if fine or _card_width(best.quad) < SMALL_CARD_WIDTH:
             # A small card is blurred, not sharpened, by rectifying it up to
             # SCREEN_SIZE: its fine print needs the detector at CARD_SIZE.
-            return self._register(img, self._evaluate(img, best.quad))
-        return self._register(img, best)
+            view, settled = self._register(img, self._evaluate(img, best.quad))
+        else:
+            view, settled = self._register(img, best)
+        if settled:
+            return view, True
+        other = self._best_view(img, [v for v in screened if v is not best], 2)
+        if other is not None and other.score > view.score:
+            return other, True
+        return view, False
 
     def _best_view(
         self, img: LoadedImage, screened: list[CardView], top: int, floor: float = SCREEN_FLOOR
@@ -272,7 +292,7 @@ class Recognizer:
         for small in sorted(screened, key=lambda v: -v.score)[:top]:
             if small.score < floor:
                 break
-            view = self._register(img, self._evaluate(img, small.quad))
+            view, _ = self._register(img, self._evaluate(img, small.quad))
             if best is None or view.score > best.score:
                 best = view
         return best
@@ -292,26 +312,30 @@ class Recognizer:
         quad = snap_to_edges(grads, quad * scale, radius=0.03)
         return snap_to_edges(grads, quad, radius=0.012) / scale
 
-    def _register(self, img: LoadedImage, view: CardView) -> CardView:
+    def _register(self, img: LoadedImage, view: CardView) -> tuple[CardView, bool]:
         """Correct the card's corners from where its printed lines are.
 
         When the lines sit where the design puts them, the corners were right and the
         view is kept. Otherwise the corners are moved by the same map (then snapped to
         the card's edges where they are visible) and the card is rectified again.
+        Also says whether the view is settled: False when the lines ask for a move no
+        rectification error explains, or the moved corners match worse.
         """
         A = register_layout(view.text_map, view.design, view.shift)
         if A is None:
-            return view
+            return view, True
         W, H = view.size
         corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float64)
         # A template point p shows at A(p) in this view, so the card's true corners
         # are at A(corners) here.
         moved = corners @ A[:, :2].T + A[:, 2]
         move = np.abs(moved - corners).max() / np.hypot(W, H)
-        if move < REGISTRATION_TOLERANCE or move > REGISTRATION_LIMIT:
-            # Right already, or a "correction" no rectification error explains (the
-            # lines were matched to the wrong text): keep the corners.
-            return view
+        if move < REGISTRATION_TOLERANCE:
+            return view, True
+        if move > REGISTRATION_LIMIT:
+            # A "correction" no rectification error explains (the lines were matched
+            # to the wrong text): keep the corners, but the view is in doubt.
+            return view, False
         if W < CARD_SIZE[0]:
             # The screening map is too coarse to move corners by (it also proposes
             # moves for cards located right): judge and register at CARD_SIZE.
@@ -320,7 +344,9 @@ class Recognizer:
         grads, scale = _work_gradients(img)
         quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
         redone = self._evaluate(img, quad, view.size)
-        return redone if redone.score >= view.score - 0.05 else view
+        if redone.score >= view.score - 0.05:
+            return redone, True
+        return view, False
 
     def _locate_lines(self, img: LoadedImage, view: CardView) -> tuple[CardView, Lines]:
         """Each read line's kernel box and whether it was seen (see layout.locate_lines).
@@ -331,7 +357,7 @@ class Recognizer:
         """
         lines = locate_lines(view.text_map, view.design, view.shift)
         if view.size[0] < CARD_SIZE[0] and misplaced_lines(lines, view.design, view.shift, view.size):
-            view = self._register(img, self._evaluate(img, view.quad, CARD_SIZE))
+            view, _ = self._register(img, self._evaluate(img, view.quad, CARD_SIZE))
             lines = locate_lines(view.text_map, view.design, view.shift)
         return view, lines
 
