@@ -92,6 +92,9 @@ TEXT_SEARCH_SIDE = 800
 REGISTRATION_TOLERANCE = 0.012
 #: ... and a move beyond this is not a correction but a mismatch.
 REGISTRATION_LIMIT = 0.15
+#: A view in doubt (see Recognizer._register) gives way to another candidate matching
+#: nearly as well: its own score is flattered by the lines it matched wrongly.
+DOUBT_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,8 @@ class Recognizer:
                 # Found this way, the card is often blurred or cluttered: its lines are
                 # found on a CARD_SIZE map.
                 other, _ = self._accept(img, screened, fine=True)
-                if best is None or other.score >= best.score:
+                # A best view still standing is in doubt (or matched below accept).
+                if best is None or other.score >= best.score - DOUBT_MARGIN:
                     return other
                 return best
             # The last resort: even a weak screening match is worth a full look.
@@ -280,7 +284,7 @@ class Recognizer:
         if settled:
             return view, True
         other = self._best_view(img, [v for v in screened if v is not best], 2)
-        if other is not None and other.score > view.score:
+        if other is not None and other.score > view.score - DOUBT_MARGIN:
             return other, True
         return view, False
 
@@ -319,7 +323,7 @@ class Recognizer:
         view is kept. Otherwise the corners are moved by the same map (then snapped to
         the card's edges where they are visible) and the card is rectified again.
         Also says whether the view is settled: False when the lines ask for a move no
-        rectification error explains, or the moved corners match worse.
+        rectification error explains.
         """
         A = register_layout(view.text_map, view.design, view.shift)
         if A is None:
@@ -344,9 +348,9 @@ class Recognizer:
         grads, scale = _work_gradients(img)
         quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
         redone = self._evaluate(img, quad, view.size)
-        if redone.score >= view.score - 0.05:
-            return redone, True
-        return view, False
+        # Moved corners that match worse were snapped to the wrong edges: the lines
+        # were within reach, so the view stands.
+        return (redone if redone.score >= view.score - 0.05 else view), True
 
     def _locate_lines(self, img: LoadedImage, view: CardView) -> tuple[CardView, Lines]:
         """Each read line's kernel box and whether it was seen (see layout.locate_lines).
