@@ -30,43 +30,14 @@ from .errors import ModelError
 from .runtime import OnnxModel
 from .types import LineReading
 
-__all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for", "width_groups"]
+__all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for"]
 
 REC_HEIGHT = 48
 MAX_WIDTH = 1280
 #: Runs are padded to at least this width: the network reads a short, blurred line
 #: (three stars and two letters on a small card) better with blank context after it.
 MIN_RUN_WIDTH = 160
-#: What one extra model run costs, in padded columns (measured: ~0.3 ms per run).
-RUN_COST_COLUMNS = 12
 _TOPK = 5
-
-
-def width_groups(widths: Sequence[int]) -> list[list[int]]:
-    """Split crops into runs so that padded columns plus per-run overhead is least.
-
-    Each run pads its crops to its widest (rounded up to 8). Sorted by width, the best
-    split into consecutive groups is found exactly by dynamic programming.
-
-    Example:
-        >>> width_groups([150, 300, 160, 310])
-        [[0, 2], [1, 3]]
-    """
-    order = sorted(range(len(widths)), key=lambda i: widths[i])
-    w = [-(-max(MIN_RUN_WIDTH, min(MAX_WIDTH, widths[i])) // 8) * 8 for i in order]
-    best = [0.0] + [float("inf")] * len(w)  # best[k]: cost of the first k crops
-    cut = [0] * (len(w) + 1)
-    for k in range(1, len(w) + 1):
-        for j in range(k):  # the last group is order[j:k], padded to w[k - 1]
-            cost = best[j] + (k - j) * w[k - 1] + RUN_COST_COLUMNS
-            if cost < best[k]:
-                best[k], cut[k] = cost, j
-    groups: list[list[int]] = []
-    k = len(w)
-    while k > 0:
-        groups.append(order[cut[k]:k])
-        k = cut[k]
-    return groups[::-1]
 
 
 def lanes_for(threads: int) -> int:
@@ -158,22 +129,17 @@ class TextRecognizer:
     def read(self, crops: Sequence[np.ndarray], keys: Sequence[str]) -> list[LineReading]:
         """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets.
 
-        The network's cost grows with the padded width of each run, and a run costs
-        little beyond that. On one lane, crops are grouped (:func:`width_groups`) to
-        keep padding small; on several, each line is its own run and the lines are
-        shared among the lanes.
+        Each crop is one model run; the runs are shared among the lanes so that the
+        busiest lane has least to do (the network's cost grows with a run's width).
         """
         if not crops:
             return []
         widths = [int(c.shape[1]) for c in crops]
-        if self._pool is None:
-            # One run never mixes two model variants.
-            runs = []
-            for variant in {self._model_for(k).name for k in keys}:
-                idx = [i for i, k in enumerate(keys) if self._model_for(k).name == variant]
-                runs += [[idx[j] for j in g] for g in width_groups([widths[i] for i in idx])]
-        else:
-            runs = [[i] for i in range(len(crops))]
+        # Every line is its own run: padding a line to a wider neighbour changes its
+        # probabilities a little, and a reading must depend on its crop alone (not on
+        # the other lines of the card, nor on the lanes). Measured on the specimens,
+        # runs grouped by width saved nothing on one lane either.
+        runs = [[i] for i in range(len(crops))]
         lanes = _balance(
             [
                 len(r) * max(MIN_RUN_WIDTH, max(widths[i] for i in r))

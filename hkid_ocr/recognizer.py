@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -86,6 +86,9 @@ SMALL_CARD_WIDTH = 320
 REFIT_FLOOR = 0.3
 #: ... which fills at least this share of the candidate's width.
 REFIT_MIN_WIDTH = 0.6
+#: Long side (px) the refit search matches at: edge snapping refines its corners after,
+#: so a coarser search than the whole-image one costs half and loses nothing.
+REFIT_SIDE = 200
 #: Long side of the whole-image text search (the fallback card finder).
 TEXT_SEARCH_SIDE = 800
 #: Corners this far off (fraction of the card diagonal) are corrected from the layout.
@@ -228,13 +231,30 @@ class Recognizer:
         # any outline that fills most of it (a scan with a margin). Outlines are refined
         # one by one as they are screened (iter_candidates).
         tight = 1.4 < max(h, w) / min(h, w) < 1.8
-        cands = (c.quad for c in iter_candidates(img.bgr, whole_first=tight))
-        found = screen(q for quad in cands for q in orientations(quad))
+        refitted: list[CardView] = []
+
+        def outlines() -> Iterator[np.ndarray]:
+            for cand in iter_candidates(img.bgr, whole_first=tight):
+                for quad in orientations(cand.quad):
+                    yield quad  # screened before the generator resumes
+                    view = screened[-1]
+                    if tight and cand.source == "whole" and REFIT_FLOOR <= view.score < accept:
+                        # A scan with a margin whose outline was not found (a light
+                        # card on a light background): where its text sits says where
+                        # the card is, before smaller outlines are tried.
+                        refitted.append(view)
+                        if (q := self._refit(img, view)) is not None:
+                            yield q
+
+        found = screen(outlines())
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
             # an outline around the card's sleeve): their own text maps say where the
             # card sits inside.
-            partial = sorted((v for v in screened if v.score >= REFIT_FLOOR), key=lambda v: -v.score)
+            partial = sorted(
+                (v for v in screened if v.score >= REFIT_FLOOR and all(v is not r for r in refitted)),
+                key=lambda v: -v.score,
+            )
             found = screen(q for v in partial[:2] if (q := self._refit(img, v)) is not None)
         best: CardView | None
         if found:
@@ -305,7 +325,7 @@ class Recognizer:
         """Corners of the card inside a view that holds it with a margin, from its printed layout."""
         # The view is upright: only sizes, places and the two designs are searched.
         found = quads_from_layout(
-            view.text_map, min_width=REFIT_MIN_WIDTH, step=1.03, upright=True
+            view.text_map, min_width=REFIT_MIN_WIDTH, step=1.03, upright=True, side=REFIT_SIDE
         )
         if not found:
             return None
@@ -385,7 +405,7 @@ class Recognizer:
                 # Every card prints this line: the detector missed faint print, so read
                 # where the template puts it (the result must then prove itself).
                 forced.add(key)
-            box = text_box(kernel)
+            box = text_box(kernel, WIDE_LEAD if key in WIDE_LEAD_KEYS else NARROW_LEAD)
             keys.append(key)
             boxes.append(box)
             crops.append(warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH))
@@ -652,6 +672,14 @@ FULL_PRECISION_KEYS = frozenset({"nameCn", "nameEn", "issuedCode"})
 
 #: Time per column of the fp32 recogniser over the int8 one (measured, one thread).
 FP32_COST = 1.9
+
+#: Air before a line (kernel heights; see layout.text_box). The English name and the
+#: card number start with a capital the detector's kernel often leaves half out
+#: (I, J, C at a blurred edge); the other lines start with stars, digits or a bracket,
+#: and more air there brings in the card's edge or the portrait.
+NARROW_LEAD = 0.55
+WIDE_LEAD = 1.0
+WIDE_LEAD_KEYS = frozenset({"nameEn", "idNumber"})
 
 #: Lines every card front prints (names and the code line may be absent).
 ALWAYS_PRINTED = frozenset({"birthDate+sex", "issuedCode", "firstIssuedDate", "issuedDate", "idNumber"})

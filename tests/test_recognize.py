@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from conftest import specimen
 
-from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _balance, width_groups
+from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _balance
 from hkid_ocr.rectify import card_homography, warp_region
 
 
@@ -47,15 +47,8 @@ def test_batch_of_mixed_widths_matches_single_runs(recognizer):
     batch = rec.read([a, b], ["issuedDate", "nameEn"])
     single = rec.read([a], ["issuedDate"]) + rec.read([b], ["nameEn"])
     assert [x.text for x in batch] == [x.text for x in single] == ["15-09-18", "SAN, Chi Nan"]
-
-
-def test_width_groups_cover_every_crop_once_and_never_pad_much():
-    widths = [150, 300, 160, 310, 620, 145, 650]
-    groups = width_groups(widths)
-    assert sorted(i for g in groups for i in g) == list(range(len(widths)))
-    for g in groups:
-        ws = [widths[i] for i in g]
-        assert max(ws) <= 1.5 * min(ws)  # a narrow line never rides with a wide one
+    # Not just the text: a reading depends on its own crop only, never on its company.
+    assert [x.char_probs for x in batch] == [x.char_probs for x in single]
 
 
 def test_balance_spreads_work_over_lanes():
@@ -71,12 +64,14 @@ def test_lanes_read_exactly_what_one_lane_reads(recognizer):
         _crop("specimen_2003.jpg", (0.64, 0.845, 0.95, 0.93)),
         _crop("specimen_2018.jpg", (0.39, 0.85, 0.62, 0.95)),
         _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33)),
+        _crop("specimen_2018.jpg", (0.38, 0.85, 0.62, 0.95)),  # near the width of the second
     ]
-    keys = ["idNumber", "issuedDate", "nameEn"]
+    keys = ["idNumber", "issuedDate", "nameEn", "issuedDate"]
     model = recognizer._recognizer._model
     one = TextRecognizer(model, {}, lanes=1).read(crops, keys)
     three = TextRecognizer(model, {}, lanes=3).read(crops, keys)
-    assert [r.text for r in one] == [r.text for r in three] == ["C668668(E)", "15-09-18", "SAN, Chi Nan"]
+    assert [r.text for r in one] == [r.text for r in three]
+    assert [r.text for r in one][:3] == ["C668668(E)", "15-09-18", "SAN, Chi Nan"]
     assert [r.char_probs for r in one] == [r.char_probs for r in three]
 
 
