@@ -521,6 +521,7 @@ def quads_from_layout(
     designs: tuple[str, ...] | None = None,
     upright: bool = False,
     side: int | None = None,
+    coarse: int | None = None,
 ) -> list[tuple[float, np.ndarray]]:
     """Find the card by its printed layout in a whole-image text map.
 
@@ -532,48 +533,36 @@ def quads_from_layout(
     ``min_width`` is the narrowest card searched for, as a share of the map's width
     (after levelling); sizes grow from there by ``step``. When the design or the
     orientation is known (``designs``, ``upright``), only those are searched; ``side``
-    is the long side the map is matched at (default 320 px).
+    is the long side the map is matched at (default 320 px). With ``coarse`` (a
+    smaller side), every size is searched at that side first and only the best few
+    (design, half turn, size) are matched again at ``side``, each at its size and the
+    two next to it: about a third of the work for the same corners.
     """
-    from .layout import TEMPLATES, template_mask  # layout does not import locate
-
     theta = text_direction(text_map)
     if theta is None:
         return []
-    h, w = text_map.shape
-    deg = float(np.degrees(theta))
-    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
-    cos, sin = abs(M[0, 0]), abs(M[0, 1])
-    nw, nh = int(h * sin + w * cos) + 1, int(h * cos + w * sin) + 1
-    M[0, 2] += nw / 2 - w / 2
-    M[1, 2] += nh / 2 - h / 2
-    f = (side or _LAYOUT_SEARCH_SIDE) / max(nw, nh)
-    S = np.array([[f, 0, 0], [0, f, 0]], np.float64)
-    A = S @ np.vstack([M, [0, 0, 1]])  # map -> level, downscaled
-    level = cv2.warpAffine(text_map.astype(np.float32), A, (max(8, int(nw * f)), max(8, int(nh * f))),
-                           flags=cv2.INTER_AREA)
-    # A faint fixed texture: normalised correlation is undefined on flat (all-zero)
-    # patches, such as the corners the turn brings in, and would report them as 1.0.
-    texture = np.random.default_rng(0).random(level.shape, dtype=np.float32) * np.float32(1e-3)
-    level = cv2.GaussianBlur(level, (3, 3), 0) + texture
+    side = side or _LAYOUT_SEARCH_SIDE
+    level, A = _level_map(text_map, theta, side)
     lh, lw = level.shape
-    results: list[tuple[float, np.ndarray]] = []
+    sizes = []
     tw = min_width * max(lw, lh)
     while tw <= lw:
-        th = tw / CARD_ASPECT
-        if th <= lh:
-            size = (int(round(tw)), int(round(th)))
-            for design in designs or tuple(TEMPLATES):
-                tmpl = cv2.GaussianBlur(template_mask(design, *size), (3, 3), 0)  # type: ignore[arg-type]
-                for flipped in (False,) if upright else (False, True):
-                    t = tmpl[::-1, ::-1] if flipped else tmpl
-                    res = cv2.matchTemplate(level, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED)
-                    _, score, _, (x, y) = cv2.minMaxLoc(res)
-                    rect = np.array([[x, y], [x + size[0], y], [x + size[0], y + size[1]], [x, y + size[1]]],
-                                    np.float64)
-                    if flipped:
-                        rect = np.roll(rect, -2, axis=0)
-                    results.append((float(score), rect))
+        sizes.append(tw)
         tw *= step
+    flips = (False,) if upright else (False, True)
+    jobs = [(design, flipped, tw) for tw in sizes for design in designs or tuple(_templates()) for flipped in flips]
+    if coarse is not None and coarse < side:
+        clevel, _ = _level_map(text_map, theta, coarse)
+        ratio = clevel.shape[1] / lw
+        found = sorted(
+            ((_match(clevel, design, flipped, tw * ratio)[0], design, flipped, tw) for design, flipped, tw in jobs),
+            key=lambda r: -r[0],
+        )
+        jobs = list(dict.fromkeys(
+            (design, flipped, tw * step ** k) for _, design, flipped, tw in found[:_COARSE_KEEP] for k in (-1, 0, 1)
+        ))
+    results = [_match(level, design, flipped, tw) for design, flipped, tw in jobs]
+    results = [r for r in results if r[0] > -np.inf]
     if not results:
         return []
     Ainv = cv2.invertAffineTransform(A)
@@ -581,3 +570,51 @@ def quads_from_layout(
     for score, rect in sorted(results, key=lambda r: -r[0])[:3]:
         out.append((score, rect @ Ainv[:, :2].T + Ainv[:, 2]))
     return out
+
+
+#: Coarse matches kept for the fine search (quads_from_layout's ``coarse``).
+_COARSE_KEEP = 8
+
+
+def _templates() -> dict:
+    from .layout import TEMPLATES  # layout does not import locate
+
+    return TEMPLATES
+
+
+def _level_map(text_map: np.ndarray, theta: float, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """The text map turned by ``theta`` so its lines run level, long side ``side``; and that affine map."""
+    h, w = text_map.shape
+    deg = float(np.degrees(theta))
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
+    cos, sin = abs(M[0, 0]), abs(M[0, 1])
+    nw, nh = int(h * sin + w * cos) + 1, int(h * cos + w * sin) + 1
+    M[0, 2] += nw / 2 - w / 2
+    M[1, 2] += nh / 2 - h / 2
+    f = side / max(nw, nh)
+    S = np.array([[f, 0, 0], [0, f, 0]], np.float64)
+    A = S @ np.vstack([M, [0, 0, 1]])  # map -> level, downscaled
+    level = cv2.warpAffine(text_map.astype(np.float32), A, (max(8, int(nw * f)), max(8, int(nh * f))),
+                           flags=cv2.INTER_AREA)
+    # A faint fixed texture: normalised correlation is undefined on flat (all-zero)
+    # patches, such as the corners the turn brings in, and would report them as 1.0.
+    texture = np.random.default_rng(0).random(level.shape, dtype=np.float32) * np.float32(1e-3)
+    return cv2.GaussianBlur(level, (3, 3), 0) + texture, A
+
+
+def _match(level: np.ndarray, design: str, flipped: bool, tw: float) -> tuple[float, np.ndarray]:
+    """Best place of ``design``'s line pattern, ``tw`` px wide, on a levelled map: (score, rect)."""
+    from .layout import template_mask  # layout does not import locate
+
+    lh, lw = level.shape
+    size = (int(round(tw)), int(round(tw / CARD_ASPECT)))
+    if not (8 <= size[0] <= lw and 4 <= size[1] <= lh):
+        return -np.inf, np.zeros((4, 2))
+    tmpl = cv2.GaussianBlur(template_mask(design, *size), (3, 3), 0)  # type: ignore[arg-type]
+    t = tmpl[::-1, ::-1] if flipped else tmpl
+    res = cv2.matchTemplate(level, np.ascontiguousarray(t), cv2.TM_CCOEFF_NORMED)
+    _, score, _, (x, y) = cv2.minMaxLoc(res)
+    rect = np.array([[x, y], [x + size[0], y], [x + size[0], y + size[1]], [x, y + size[1]]], np.float64)
+    if flipped:
+        rect = np.roll(rect, -2, axis=0)
+    return float(score), rect

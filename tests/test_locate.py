@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 from conftest import specimen
 from scenes import place
 
-from hkid_ocr.locate import find_candidates, quad_from_text, snap_to_edges
+from hkid_ocr.locate import CARD_ASPECT, find_candidates, quad_from_text, quads_from_layout, snap_to_edges
 
 
 def _best_error(cands, truth):
@@ -57,3 +58,31 @@ def test_quad_from_text_lines():
     h = np.linalg.norm(quad[3] - quad[0])
     assert 1.3 < w / h < 1.9
     assert quad[:, 0].min() < 150 and quad[:, 0].max() > 450
+
+
+def _layout_scene(design: str, x: int, y: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A whole-image text map holding one card's printed lines, and the card's corners."""
+    from hkid_ocr.layout import template_mask
+
+    height = round(width / CARD_ASPECT)
+    tmap = np.zeros((480, 640), np.float32)
+    tmap[y:y + height, x:x + width] = template_mask(design, width, height)
+    # Another block of text beside the card (a receipt) that shares nothing with its layout.
+    for row in range(30, 140, 14):
+        tmap[row:row + 5, 480:620] = 0.9
+    corners = np.array([[x, y], [x + width, y], [x + width, y + height], [x, y + height]], np.float64)
+    return tmap, corners
+
+
+@pytest.mark.parametrize("design", ["2003", "2018"])
+def test_layout_search_finds_the_card_and_coarse_search_agrees(design):
+    tmap, corners = _layout_scene(design, 150, 160, 300)
+    full = quads_from_layout(tmap)
+    coarse = quads_from_layout(tmap, coarse=120)
+    diag = np.linalg.norm(corners[2] - corners[0])
+    assert np.abs(full[0][1] - corners).max() < 0.04 * diag
+    assert np.abs(coarse[0][1] - full[0][1]).max() < 0.01 * diag
+    # Turned upside down: the same card, its corners still in reading order (TL first).
+    flipped = quads_from_layout(tmap[::-1, ::-1].copy(), coarse=120)[0][1]
+    h, w = tmap.shape
+    assert np.abs(flipped - (np.array([w, h]) - corners)).max() < 0.04 * diag
