@@ -41,7 +41,6 @@ from .layout import (
 )
 from .names import NameDecision, decide_name
 from .locate import WORK_SIDE, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
-from .models import FETCH_COMMAND, resolve_models
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -127,6 +126,10 @@ class Recognizer:
     """
 
     def __init__(self, config: RecognizerConfig | None = None) -> None:
+        # Imported here, not at the top: `import hkid_ocr` must not import the models
+        # module, or `python -m hkid_ocr.models fetch` warns that it was imported twice.
+        from .models import FETCH_COMMAND, resolve_models
+
         self.config = config or RecognizerConfig()
         files = resolve_models(self.config.model_dir)
         # Single-threaded sessions: on a 256 x 160 card or one text line, onnxruntime
@@ -283,9 +286,9 @@ class Recognizer:
                     return other
                 return best
             # The last resort: even a weak screening match is worth a full look.
-            other = self._best_view(img, screened, 2, floor=LAST_RESORT_FLOOR)
-            if other is not None and (best is None or other.score > best.score):
-                best = other
+            weak = self._best_view(img, screened, 2, floor=LAST_RESORT_FLOOR)
+            if weak is not None and (best is None or weak.score > best.score):
+                best = weak
         if best is None or best.score < self.config.min_layout_score:
             raise NoCardFoundError("no Hong Kong identity card front found in the image")
         return best
