@@ -132,11 +132,13 @@ class Recognizer:
 
         self.config = config or RecognizerConfig()
         files = resolve_models(self.config.model_dir)
-        # Single-threaded sessions: on a 256 x 160 card or one text line, onnxruntime
-        # gains nothing from a second thread (measured), so cores are used by reading
-        # several lines at once instead (TextRecognizer lanes).
-        self._detector = TextDetector(OnnxModel(files.det, 1))
         lanes = lanes_for(self.config.threads)
+        # The detector runs alone (locating comes before reading) and on large maps when
+        # the card is found from its text: it gets every core (threads=1 keeps it to one).
+        # The recogniser sessions are single-threaded: one text line gains nothing from a
+        # second thread (measured), so cores are used by reading several lines at once
+        # instead (TextRecognizer lanes).
+        self._detector = TextDetector(OnnxModel(files.det, lanes))
         rec_model = OnnxModel(files.rec, 1)
         probe = TextRecognizer(rec_model)
         # The Chinese name may only hold ideographs: build that alphabet from the
@@ -197,8 +199,8 @@ class Recognizer:
         small = cv2.resize(img.bgr, (sw, sh), interpolation=cv2.INTER_AREA)
         pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
         padded = cv2.copyMakeBorder(small, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
-        # One thread for this large map too: a second session with more threads (or
-        # bands run at once) read it ~1.6x faster but kept ~40 MB more resident.
+        # The same session as the cards' maps: a second one for large maps kept ~40 MB
+        # more resident (measured).
         tmap = self._detector.probability([padded])[0][:sh, :sw]
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         grads = gradients(gray)

@@ -38,6 +38,10 @@ class OnnxModel:
         # Input sizes vary from call to call (line widths, image shapes); a memory plan
         # cached per shape kept ~130 MB more resident over a benchmark run (measured).
         opts.enable_mem_pattern = False
+        # A session's worker threads otherwise spin for a while after each run, taking
+        # the cores the recogniser's lanes need next (measured: clean-scan p95 241 ->
+        # 180 ms with a 2-thread detector).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=opts, providers=["CPUExecutionProvider"]
