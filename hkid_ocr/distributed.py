@@ -48,7 +48,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -59,8 +59,6 @@ from .errors import RecognitionError
 if TYPE_CHECKING:  # pragma: no cover - typing only; pyarrow comes with ray[data]
     import numpy as np
     import pyarrow.fs
-
-    from .schema import HKIDResult
 
 __all__ = [
     "CardReader",
@@ -217,8 +215,6 @@ def list_images(source: str | os.PathLike[str], filesystem: pyarrow.fs.FileSyste
 
 
 # -- records --------------------------------------------------------------------------
-
-
 
 
 class CardReader:

@@ -518,7 +518,6 @@ def quads_from_layout(
     min_width: float = 0.28,
     step: float = 1.08,
     *,
-    designs: tuple[str, ...] | None = None,
     upright: bool = False,
     side: int | None = None,
     coarse: int | None = None,
@@ -531,8 +530,8 @@ def quads_from_layout(
     outlines and text clusters fail. Returns (score, corners in reading order TL, TR,
     BR, BL, in map pixels), best first; empty when the map has no text lines.
     ``min_width`` is the narrowest card searched for, as a share of the map's width
-    (after levelling); sizes grow from there by ``step``. When the design or the
-    orientation is known (``designs``, ``upright``), only those are searched; ``side``
+    (after levelling); sizes grow from there by ``step``. When the orientation is known
+    (``upright``), the half turn is not searched; ``side``
     is the long side the map is matched at (default 320 px). With ``coarse`` (a
     smaller side), every size is searched at that side first and only the best few
     (design, half turn, size) are matched again at ``side``, each at its size and the
@@ -550,7 +549,7 @@ def quads_from_layout(
         sizes.append(tw)
         tw *= step
     flips = (False,) if upright else (False, True)
-    jobs = [(design, flipped, tw) for tw in sizes for design in designs or tuple(_templates()) for flipped in flips]
+    jobs = [(design, flipped, tw) for tw in sizes for design in _templates() for flipped in flips]
     if coarse is not None and coarse < side:
         clevel, _ = _level_map(text_map, theta, coarse)
         ratio = clevel.shape[1] / lw

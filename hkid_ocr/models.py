@@ -10,8 +10,8 @@ the fetch command.
 ``fetch`` also builds an int8 copy of the recogniser from the verified fp32 file and
 the activation ranges shipped in the package (``data/rec_int8_ranges.json``); a
 sidecar (``*.int8.json``) records the sha256 of both inputs and of the result, so a
-stale or altered int8 file is never used. The recognizer reads the card's numbers,
-dates and symbols with it (about twice as fast) and the names with the fp32 model.
+stale or altered int8 file is never used. The recognizer reads the card's numbers and
+dates with it (about twice as fast) and the names and symbols with the fp32 model.
 
 Example:
     >>> from hkid_ocr.models import default_model_dir
@@ -125,7 +125,7 @@ def _check(path: Path) -> None:
         )
 
 
-def _int8_provenance(root: Path) -> dict[str, str]:
+def _int8_provenance() -> dict[str, str]:
     """What a valid int8 file must have been built from (sha256 of the inputs)."""
     return {"source": _MANIFEST[REC_NAME], "ranges": sha256_of(INT8_RANGES)}
 
@@ -139,7 +139,7 @@ def _verified_int8(root: Path) -> Path | None:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if any(meta.get(k) != v for k, v in _int8_provenance(root).items()):
+    if any(meta.get(k) != v for k, v in _int8_provenance().items()):
         return None  # built from other weights or another ranges table: stale
     st = path.stat()
     if _verified(path, st.st_size, st.st_mtime_ns) != meta.get("sha256"):
@@ -163,7 +163,7 @@ def build_int8(model_dir: Path | None = None, *, quiet: bool = False) -> Path:
         print("building the int8 recogniser from the verified fp32 model ...", file=sys.stderr)
     quantize_recognizer(root / REC_NAME, part, INT8_RANGES)
     os.replace(part, target)
-    meta = {**_int8_provenance(root), "sha256": sha256_of(target)}
+    meta = {**_int8_provenance(), "sha256": sha256_of(target)}
     (root / INT8_SIDECAR).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return target
 
@@ -227,7 +227,7 @@ def _try_build_int8(root: Path, quiet: bool) -> None:
         build_int8(root, quiet=quiet)
     except ModelError as exc:
         print(f"warning: int8 recogniser not built ({exc}); recognition will read every line "
-              "with the fp32 model: same results, about 1.5x slower", file=sys.stderr)
+              "with the fp32 model: no less accurate, about 1.5x slower", file=sys.stderr)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -249,7 +249,7 @@ def _main(argv: list[str] | None = None) -> int:
         print(f"ok: {files.rec_int8}")
     else:
         print(f"missing: the int8 recogniser ({INT8_NAME}); `{FETCH_COMMAND}` builds it "
-              "(without it, recognition uses the fp32 model for every line: slower, same results)")
+              "(without it, recognition uses the fp32 model for every line: slower, no less accurate)")
     return 0
 
 

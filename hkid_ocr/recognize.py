@@ -134,25 +134,22 @@ class TextRecognizer:
         """
         if not crops:
             return []
-        widths = [int(c.shape[1]) for c in crops]
         # Every line is its own run: padding a line to a wider neighbour changes its
         # probabilities a little, and a reading must depend on its crop alone (not on
         # the other lines of the card, nor on the lanes). Measured on the specimens,
         # runs grouped by width saved nothing on one lane either.
-        runs = [[i] for i in range(len(crops))]
         lanes = _balance(
             [
-                len(r) * max(MIN_RUN_WIDTH, max(widths[i] for i in r))
-                * (self._override_cost if keys[r[0]] in self._overrides else 1.0)
-                for r in runs
+                max(MIN_RUN_WIDTH, int(c.shape[1])) * (self._override_cost if k in self._overrides else 1.0)
+                for c, k in zip(crops, keys)
             ],
             self._lanes,
         )
         out: list[LineReading | None] = [None] * len(crops)
 
         def run_lane(lane: list[int]) -> None:
-            for r in lane:
-                self._run(runs[r], crops, keys, out)
+            for i in lane:
+                out[i] = self._read_one(crops[i], keys[i])
 
         futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
         run_lane(lanes[0])
@@ -163,19 +160,15 @@ class TextRecognizer:
     def _model_for(self, key: str) -> OnnxModel:
         return self._overrides.get(key, self._model)
 
-    def _run(
-        self, group: list[int], crops: Sequence[np.ndarray], keys: Sequence[str], out: list[LineReading | None]
-    ) -> None:
-        """One model run over ``group`` (indices into crops); readings go to ``out``."""
-        x, widths = self.preprocess([crops[i] for i in group])
-        probs = self._model_for(keys[group[0]]).run(x)  # (N, T, C), already softmax-normalised
-        n_frames = probs.shape[1]
+    def _read_one(self, crop: np.ndarray, key: str) -> LineReading:
+        """One model run over one crop."""
+        x, (width,) = self.preprocess([crop])
+        probs = self._model_for(key).run(x)[0]  # (T, C), already softmax-normalised
+        n_frames = probs.shape[0]
         batch_w = x.shape[3]
-        for j, i in enumerate(group):
-            # Frames beyond the crop's real width only see padding.
-            t_end = max(1, min(n_frames, int(np.ceil(widths[j] / batch_w * n_frames)) + 1))
-            frac_per_frame = batch_w / n_frames / widths[j]
-            out[i] = self._decode(keys[i], probs[j, :t_end], frac_per_frame)
+        # Frames beyond the crop's real width only see padding.
+        t_end = max(1, min(n_frames, int(np.ceil(width / batch_w * n_frames)) + 1))
+        return self._decode(key, probs[:t_end], batch_w / n_frames / width)
 
     def _decode(self, key: str, p: np.ndarray, frac_per_frame: float) -> LineReading:
         allowed = self._allowed.get(key)
