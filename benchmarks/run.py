@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Run as a script (python benchmarks/run.py): make the repository root importable.
 _ROOT = Path(__file__).resolve().parents[1]

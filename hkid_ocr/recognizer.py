@@ -56,7 +56,6 @@ from .parse import (
     parse_name_code,
     parse_name_en,
     parse_symbols,
-    parse_symbols,
     split_birth_sex,
 )
 from .portrait import figures, portrait_crop
@@ -66,7 +65,7 @@ from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for
 from .runtime import OnnxModel
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
-from .types import FIELD_KEYS, CardCandidate, CardView, LineReading, LoadedImage
+from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
 
 __all__ = ["Recognizer", "recognize"]
 
