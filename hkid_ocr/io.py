@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Union
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -257,6 +258,9 @@ def _decode(data: bytes) -> tuple[np.ndarray, bool, str, int]:
             raise ImageFormatError(f"image format {fmt or 'unknown'} is not supported")
         # Checked on the declared size, before decoding a single pixel.
         _check_size(*im.size)
+        fast = _decode_plain(data, im)
+        if fast is not None:
+            return fast, False, fmt, _exif_orientation(im)
         try:
             im.seek(0)  # animated GIF / multi-page TIFF: the first frame
             im.load()
@@ -274,6 +278,30 @@ def _decode(data: bytes) -> tuple[np.ndarray, bool, str, int]:
     finally:
         im.close()  # free the decoded pixels before an upright copy is made
     return bgr, gray, fmt, orientation
+
+
+#: How a complete file of each format ends: the fast decoder is only trusted with
+#: those (a truncated file must still be refused, as Pillow refuses it).
+_COMPLETE_END = {"JPEG": b"\xff\xd9", "PNG": b"IEND\xaeB`\x82"}
+
+
+def _decode_plain(data: bytes, im: Image.Image) -> np.ndarray | None:
+    """BGR pixels of a complete 8-bit RGB JPEG or PNG from OpenCV's decoder, else None.
+
+    Most inputs are such files, and OpenCV decodes them straight to BGR about three
+    times faster than Pillow's decode plus the channel swap (same libjpeg/libpng
+    results: checked pixel for pixel by the tests). Anything else (other modes,
+    transparency, trailing bytes, a decoder complaint) returns None and takes the
+    Pillow path, which owns every error message.
+    """
+    end = _COMPLETE_END.get((im.format or "").upper())
+    if end is None or im.mode != "RGB" or "transparency" in im.info or not data.endswith(end):
+        return None
+    # The EXIF orientation is applied by the caller, as for every other input.
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None or bgr.shape[:2] != (im.size[1], im.size[0]):
+        return None
+    return bgr
 
 
 def load_image(source: ImageSource) -> LoadedImage:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from conftest import DATA
@@ -108,6 +109,51 @@ def test_truncated_png():
     data = _encode(_rgb(400, 300), "PNG")
     with pytest.raises(ImageFormatError) as info:
         load_image(data[: len(data) // 2])
+    assert info.value.code == "illegalImageContent"
+
+
+def _pillow_bgr(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))[:, :, ::-1]
+
+
+def _texture(w: int = 300, h: int = 190) -> Image.Image:
+    rng = np.random.default_rng(3)
+    a = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (5, 5), 0)
+    return Image.fromarray(a)
+
+
+@pytest.mark.parametrize(
+    "fmt,kw",
+    [
+        ("JPEG", {"quality": 80}),
+        ("JPEG", {"quality": 95, "subsampling": 0}),
+        ("JPEG", {"quality": 70, "progressive": True}),
+        ("PNG", {}),
+    ],
+)
+def test_plain_files_decode_exactly_as_pillow(fmt, kw):
+    # Plain RGB JPEG and PNG take OpenCV's faster decoder: the pixels must not change.
+    data = _encode(_texture(), fmt, **kw)
+    assert np.array_equal(load_image(data).bgr, _pillow_bgr(data))
+
+
+def test_specimen_decodes_exactly_as_pillow():
+    data = (DATA / "specimen_2018.jpg").read_bytes()
+    assert np.array_equal(load_image(data).bgr, _pillow_bgr(data))
+
+
+def test_trailing_bytes_after_jpeg_still_decode():
+    data = _encode(_texture(), "JPEG")
+    img = load_image(data + b"camera maker notes")
+    assert np.array_equal(img.bgr, _pillow_bgr(data))
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.9])
+def test_truncated_jpeg(cut):
+    data = _encode(_texture(400, 300), "JPEG", quality=90)
+    with pytest.raises(ImageFormatError) as info:
+        load_image(data[: int(len(data) * cut)])
     assert info.value.code == "illegalImageContent"
 
 
