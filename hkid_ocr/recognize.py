@@ -85,6 +85,8 @@ class TextRecognizer:
         # Fields read by another variant of the same network (same dictionary), and
         # what a column costs there relative to ``model`` (to share lanes fairly).
         self._overrides = dict(overrides or {})
+        # The overriding variant reads every line of a ``precise`` call.
+        self._precise = next(iter(self._overrides.values()), model)
         self._override_cost = override_cost
         self._lanes = max(1, lanes)
         # The calling thread is one lane; the pool runs the others.
@@ -126,11 +128,17 @@ class TextRecognizer:
             x[i, :, :, :w] = a.transpose(2, 0, 1)
         return x, widths
 
-    def read(self, crops: Sequence[np.ndarray], keys: Sequence[str]) -> list[LineReading]:
+    @property
+    def has_precise(self) -> bool:
+        """Whether ``read(..., precise=True)`` reads with another model than the default."""
+        return self._precise is not self._model
+
+    def read(self, crops: Sequence[np.ndarray], keys: Sequence[str], *, precise: bool = False) -> list[LineReading]:
         """Recognise each crop (BGR, REC_HEIGHT rows) as one line; ``keys`` pick alphabets.
 
         Each crop is one model run; the runs are shared among the lanes so that the
         busiest lane has least to do (the network's cost grows with a run's width).
+        With ``precise``, every line is read by the overriding (full-precision) model.
         """
         if not crops:
             return []
@@ -138,10 +146,11 @@ class TextRecognizer:
         # probabilities a little, and a reading must depend on its crop alone (not on
         # the other lines of the card, nor on the lanes). Measured on the specimens,
         # runs grouped by width saved nothing on one lane either.
+        models = [self._precise if precise else self._overrides.get(k, self._model) for k in keys]
         lanes = _balance(
             [
-                max(MIN_RUN_WIDTH, int(c.shape[1])) * (self._override_cost if k in self._overrides else 1.0)
-                for c, k in zip(crops, keys)
+                max(MIN_RUN_WIDTH, int(c.shape[1])) * (1.0 if m is self._model else self._override_cost)
+                for c, m in zip(crops, models)
             ],
             self._lanes,
         )
@@ -149,7 +158,7 @@ class TextRecognizer:
 
         def run_lane(lane: list[int]) -> None:
             for i in lane:
-                out[i] = self._read_one(crops[i], keys[i])
+                out[i] = self._read_one(crops[i], keys[i], models[i])
 
         futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
         run_lane(lanes[0])
@@ -157,13 +166,10 @@ class TextRecognizer:
             f.result()  # re-raises a lane's error here
         return [r for r in out if r is not None]
 
-    def _model_for(self, key: str) -> OnnxModel:
-        return self._overrides.get(key, self._model)
-
-    def _read_one(self, crop: np.ndarray, key: str) -> LineReading:
+    def _read_one(self, crop: np.ndarray, key: str, model: OnnxModel) -> LineReading:
         """One model run over one crop."""
         x, (width,) = self.preprocess([crop])
-        probs = self._model_for(key).run(x)[0]  # (T, C), already softmax-normalised
+        probs = model.run(x)[0]  # (T, C), already softmax-normalised
         n_frames = probs.shape[0]
         batch_w = x.shape[3]
         # Frames beyond the crop's real width only see padding.

@@ -114,14 +114,16 @@ def warp_region(
     box: tuple[float, float, float, float],
     out_h: int,
     max_w: int,
+    squeeze: float = 1.0,
 ) -> np.ndarray:
     """Cut the canonical box (x0, y0, x1, y1) straight out of the original image.
 
     The crop is resampled once, from the original pixels, to ``out_h`` rows: no
-    resolution is lost to an intermediate rectified image.
+    resolution is lost to an intermediate rectified image. ``squeeze`` < 1 narrows
+    it (the width the box's aspect gives, times ``squeeze``).
     """
     x0, y0, x1, y1 = box
-    out_w = int(round(out_h * (x1 - x0) / max(y1 - y0, 1e-6)))
+    out_w = int(round(squeeze * out_h * (x1 - x0) / max(y1 - y0, 1e-6)))
     out_w = max(8, min(max_w, out_w))
     corners = map_points(H, [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     return warp_quad(image, corners, out_w, out_h)

@@ -12,6 +12,8 @@ from conftest import SPECIMENS, corner_error, specimen
 from scenes import clutter, place, rotate_exact
 
 import hkid_ocr
+from hkid_ocr.recognizer import CHECKED_KEYS, _settled
+from hkid_ocr.types import LineReading
 
 CLOUD_KEYS = {
     "algo_version", "data", "figure", "ftype", "height", "orgHeight", "orgWidth",
@@ -189,3 +191,27 @@ def test_shared_recognizer_across_threads(recognizer, truth):
 def test_module_level_recognize_uses_default(truth):
     d = hkid_ocr.recognize(specimen("specimen_2018.jpg")).to_dict()
     assert d["data"] == truth["specimen_2018.jpg"]["data"]
+
+
+def _reading(key: str, text: str, p: float) -> LineReading:
+    n = len(text)
+    return LineReading(key=key, text=text, char_probs=(p,) * n, char_pos=tuple(i / n for i in range(n)),
+                       alternatives=((),) * n)
+
+
+@pytest.mark.parametrize(
+    "key,text,p,stands",
+    [
+        ("issuedCode", "***AZ", 0.95, True),
+        ("issuedCode", "AO", 0.95, True),
+        ("issuedCode", "**", 0.95, False),  # no letters: a star or letter was lost
+        ("issuedCode", "*X", 0.95, False),
+        ("issuedCode", "***AZ", 0.4, False),  # right shape, not confident
+        ("nameCn", "陳大文", 0.9, True),
+        ("nameCn", "陳大文", 0.5, False),
+        ("nameCn", "", 0.9, False),
+    ],
+)
+def test_fast_readings_of_checked_lines_stand_only_when_convincing(key, text, p, stands):
+    assert key in CHECKED_KEYS
+    assert _settled(key, _reading(key, text, p)) is stands

@@ -69,3 +69,17 @@ def test_region_width_follows_aspect(scale):
     H = card_homography(np.array([[0, 0], [500, 0], [500, 300], [0, 300]], float) * scale, CARD_SIZE)
     crop = warp_region(img, H, (10, 10, 210, 30), 48, 1000)
     assert crop.shape[:2] == (48, 480)
+
+
+def test_region_squeeze_narrows_the_same_content():
+    # A bright bar across the middle third of the box stays in the middle third.
+    img = np.zeros((300, 500, 3), np.uint8)
+    img[:, 150:350] = 255
+    H = card_homography(np.array([[0, 0], [500, 0], [500, 300], [0, 300]], float), (500, 300))
+    full = warp_region(img, H, (50, 100, 450, 140), 48, 1000)
+    narrow = warp_region(img, H, (50, 100, 450, 140), 48, 1000, squeeze=0.8)
+    assert full.shape[:2] == (48, 480) and narrow.shape[:2] == (48, 384)
+    for crop in (full, narrow):
+        cols = np.flatnonzero(crop[24, :, 0] > 127)
+        w = crop.shape[1]
+        assert abs(cols[0] / w - 0.25) < 0.01 and abs((cols[-1] + 1) / w - 0.75) < 0.01
