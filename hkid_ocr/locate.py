@@ -30,7 +30,7 @@ import numpy as np
 from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
 
-__all__ = ["WORK_SIDE", "find_candidates", "gradients", "iter_candidates"]
+__all__ = ["WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates"]
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -128,10 +128,18 @@ def _shape_score(quad: np.ndarray, contour_area: float, image_area: float) -> fl
     return float((1.0 - aspect_err / 0.45) * 0.5 + fill * 0.3 + size * 0.2)
 
 
-def _edge_maps(small: np.ndarray) -> list[np.ndarray]:
-    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+def _median_u8(a: np.ndarray) -> float:
+    """``np.median`` of a uint8 array, from its histogram (exact, ~4x faster)."""
+    cum = np.cumsum(np.bincount(a.ravel(), minlength=256))
+    n = a.size
+    lo = int(np.searchsorted(cum, (n - 1) // 2, side="right"))
+    hi = int(np.searchsorted(cum, n // 2, side="right"))
+    return (lo + hi) / 2
+
+
+def _edge_maps(small: np.ndarray, gray: np.ndarray) -> list[np.ndarray]:
     blur = cv2.GaussianBlur(gray, (5, 5), 0)
-    med = float(np.median(blur))
+    med = _median_u8(blur)
     maps = []
     for lo, hi in ((0.66 * med, 1.33 * med), (20.0, 60.0)):
         e = cv2.Canny(blur, max(5.0, lo), max(15.0, hi))
@@ -150,9 +158,8 @@ def _edge_maps(small: np.ndarray) -> list[np.ndarray]:
     return maps
 
 
-def _region_maps(small: np.ndarray) -> list[np.ndarray]:
+def _region_maps(gray: np.ndarray) -> list[np.ndarray]:
     """Binary masks of bright, low-texture regions (the card's face) for contour finding."""
-    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     blur = cv2.GaussianBlur(gray, (7, 7), 0)
     _, otsu = cv2.threshold(blur, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     k = np.ones((9, 9), np.uint8)
@@ -227,6 +234,46 @@ def gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Horizontal and vertical Sobel gradients of a grey image (float32)."""
     g = gray.astype(np.float32)
     return cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
+
+
+class WorkImage:
+    """One image at the outline finder's working size (WORK_SIDE), its grey and its
+    gradients, each computed on first use and then kept.
+
+    Made per recognition: the outline search, registration and refits all work on the
+    same downscaled image, and most clear cards never need the gradients.
+    """
+
+    def __init__(self, bgr: np.ndarray) -> None:
+        self.bgr = bgr
+        h, w = bgr.shape[:2]
+        #: Working size over original size (at most 1).
+        self.scale = min(1.0, WORK_SIDE / max(h, w))
+        self._small: np.ndarray | None = None
+        self._gray: np.ndarray | None = None
+        self._grads: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def small(self) -> np.ndarray:
+        """The image at working size (the image itself when it is smaller)."""
+        if self._small is None:
+            h, w = self.bgr.shape[:2]
+            size = (max(1, round(w * self.scale)), max(1, round(h * self.scale)))
+            self._small = cv2.resize(self.bgr, size, interpolation=cv2.INTER_AREA) if self.scale < 1 else self.bgr
+        return self._small
+
+    @property
+    def gray(self) -> np.ndarray:
+        if self._gray is None:
+            self._gray = cv2.cvtColor(self.small, cv2.COLOR_BGR2GRAY)
+        return self._gray
+
+    @property
+    def grads(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sobel gradients of :attr:`gray` (see :func:`gradients`)."""
+        if self._grads is None:
+            self._grads = gradients(self.gray)
+        return self._grads
 
 
 def snap_to_edges(
@@ -314,7 +361,9 @@ def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     return list(iter_candidates(bgr))
 
 
-def iter_candidates(bgr: np.ndarray, whole_first: bool = False) -> Iterator[CardCandidate]:
+def iter_candidates(
+    bgr: np.ndarray, whole_first: bool = False, work: WorkImage | None = None
+) -> Iterator[CardCandidate]:
     """:func:`find_candidates` one at a time.
 
     The outlines are found and ranked up front; each one's corners are snapped to the
@@ -326,13 +375,12 @@ def iter_candidates(bgr: np.ndarray, whole_first: bool = False) -> Iterator[Card
     margin around the card).
     """
     h, w = bgr.shape[:2]
-    scale = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                       interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+    work = work if work is not None else WorkImage(bgr)
+    scale, small = work.scale, work.small
     sh, sw = small.shape[:2]
     image_area = float(sh * sw)
     found: list[tuple[float, np.ndarray, str]] = []
-    masks = [(m, "edges") for m in _edge_maps(small)] + [(m, "region") for m in _region_maps(small)]
+    masks = [(m, "edges") for m in _edge_maps(small, work.gray)] + [(m, "region") for m in _region_maps(work.gray)]
     for mask, src in masks:
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for c in contours:
@@ -354,14 +402,13 @@ def iter_candidates(bgr: np.ndarray, whole_first: bool = False) -> Iterator[Card
         order: list[tuple[float, np.ndarray, str] | None] = [*large, None, *(k for k in kept if k not in large)]
     else:
         order = [*kept, None]
-    grads = gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)) if kept else None
     for item in order:
         if item is None:
             yield whole
             continue
         # Two passes: a coarse one that can travel, then a fine one.
-        q = snap_to_edges(grads, item[1], radius=0.04)  # type: ignore[arg-type]
-        q = snap_to_edges(grads, q, radius=0.012)  # type: ignore[arg-type]
+        q = snap_to_edges(work.grads, item[1], radius=0.04)
+        q = snap_to_edges(work.grads, q, radius=0.012)
         yield CardCandidate(quad=q / scale, source=item[2])
 
 

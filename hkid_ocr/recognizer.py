@@ -40,7 +40,7 @@ from .layout import (
     text_box,
 )
 from .names import NameDecision, decide_name
-from .locate import WORK_SIDE, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
+from .locate import WorkImage, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -214,7 +214,7 @@ class Recognizer:
         back = np.array([w / sw, h / sh])
         return [q * back for q in quads]
 
-    def _find_card(self, img: LoadedImage, edges: _Edges) -> CardView:
+    def _find_card(self, img: LoadedImage, work: WorkImage) -> CardView:
         """Find the card: the candidate whose rectification matches a design best.
 
         Candidates are rectified small (SCREEN_SIZE: a quarter of the detector's work
@@ -244,7 +244,7 @@ class Recognizer:
         refitted: list[CardView] = []
 
         def outlines() -> Iterator[np.ndarray]:
-            for cand in iter_candidates(img.bgr, whole_first=tight):
+            for cand in iter_candidates(img.bgr, whole_first=tight, work=work):
                 for quad in orientations(cand.quad):
                     yield quad  # screened before the generator resumes
                     view = screened[-1]
@@ -253,7 +253,7 @@ class Recognizer:
                         # card on a light background): where its text sits says where
                         # the card is, before smaller outlines are tried.
                         refitted.append(view)
-                        if (q := self._refit(img, view, edges)) is not None:
+                        if (q := self._refit(img, view, work)) is not None:
                             yield q
 
         found = screen(outlines())
@@ -265,12 +265,12 @@ class Recognizer:
                 (v for v in screened if v.score >= REFIT_FLOOR and all(v is not r for r in refitted)),
                 key=lambda v: -v.score,
             )
-            found = screen(q for v in partial[:2] if (q := self._refit(img, v, edges)) is not None)
+            found = screen(q for v in partial[:2] if (q := self._refit(img, v, work)) is not None)
         best: CardView | None
         if found:
-            best, found = self._accept(img, screened, edges)
+            best, found = self._accept(img, screened, work)
         else:
-            best = self._best_view(img, screened, edges, 2)
+            best = self._best_view(img, screened, work, 2)
             found = best is not None and best.score >= accept
         if not found:
             # No outline convinced (or the one that did is in doubt): it may be broken
@@ -281,13 +281,13 @@ class Recognizer:
             if screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False):
                 # Found this way, the card is often blurred or cluttered: its lines are
                 # found on a CARD_SIZE map.
-                other, _ = self._accept(img, screened, edges, fine=True)
+                other, _ = self._accept(img, screened, work, fine=True)
                 # A best view still standing is in doubt (or matched below accept).
                 if best is None or other.score >= best.score - DOUBT_MARGIN:
                     return other
                 return best
             # The last resort: even a weak screening match is worth a full look.
-            weak = self._best_view(img, screened, edges, 2, floor=LAST_RESORT_FLOOR)
+            weak = self._best_view(img, screened, work, 2, floor=LAST_RESORT_FLOOR)
             if weak is not None and (best is None or weak.score > best.score):
                 best = weak
         if best is None or best.score < self.config.min_layout_score:
@@ -295,7 +295,7 @@ class Recognizer:
         return best
 
     def _accept(
-        self, img: LoadedImage, screened: list[CardView], edges: _Edges, fine: bool = False
+        self, img: LoadedImage, screened: list[CardView], work: WorkImage, fine: bool = False
     ) -> tuple[CardView, bool]:
         """The view of the candidate that matched at screening size (at CARD_SIZE if ``fine``), registered.
 
@@ -308,30 +308,30 @@ class Recognizer:
         if fine or _card_width(best.quad) < SMALL_CARD_WIDTH:
             # A small card is blurred, not sharpened, by rectifying it up to
             # SCREEN_SIZE: its fine print needs the detector at CARD_SIZE.
-            view, settled = self._register(img, self._evaluate(img, best.quad), edges)
+            view, settled = self._register(img, self._evaluate(img, best.quad), work)
         else:
-            view, settled = self._register(img, best, edges)
+            view, settled = self._register(img, best, work)
         if settled:
             return view, True
-        other = self._best_view(img, [v for v in screened if v is not best], edges, 2)
+        other = self._best_view(img, [v for v in screened if v is not best], work, 2)
         if other is not None and other.score > view.score - DOUBT_MARGIN:
             return other, True
         return view, False
 
     def _best_view(
-        self, img: LoadedImage, screened: list[CardView], edges: _Edges, top: int, floor: float = SCREEN_FLOOR
+        self, img: LoadedImage, screened: list[CardView], work: WorkImage, top: int, floor: float = SCREEN_FLOOR
     ) -> CardView | None:
         """Rectify the ``top`` best screened candidates at CARD_SIZE; the best view, registered."""
         best: CardView | None = None
         for small in sorted(screened, key=lambda v: -v.score)[:top]:
             if small.score < floor:
                 break
-            view, _ = self._register(img, self._evaluate(img, small.quad), edges)
+            view, _ = self._register(img, self._evaluate(img, small.quad), work)
             if best is None or view.score > best.score:
                 best = view
         return best
 
-    def _refit(self, img: LoadedImage, view: CardView, edges: _Edges) -> np.ndarray | None:
+    def _refit(self, img: LoadedImage, view: CardView, work: WorkImage) -> np.ndarray | None:
         """Corners of the card inside a view that holds it with a margin, from its printed layout."""
         # The view is upright: only sizes, places and the two designs are searched.
         found = quads_from_layout(
@@ -342,11 +342,11 @@ class Recognizer:
         quad = map_points(view.homography, found[0][1])
         if np.abs(quad - view.quad).max() < REGISTRATION_TOLERANCE * np.linalg.norm(view.quad[2] - view.quad[0]):
             return None  # the same quad: nothing to gain from judging it again
-        grads, scale = edges.get()
+        grads, scale = work.grads, work.scale
         quad = snap_to_edges(grads, quad * scale, radius=0.03)
         return snap_to_edges(grads, quad, radius=0.012) / scale
 
-    def _register(self, img: LoadedImage, view: CardView, edges: _Edges) -> tuple[CardView, bool]:
+    def _register(self, img: LoadedImage, view: CardView, work: WorkImage) -> tuple[CardView, bool]:
         """Correct the card's corners from where its printed lines are.
 
         When the lines sit where the design puts them, the corners were right and the
@@ -373,16 +373,16 @@ class Recognizer:
         if W < CARD_SIZE[0]:
             # The screening map is too coarse to move corners by (it also proposes
             # moves for cards located right): judge and register at CARD_SIZE.
-            return self._register(img, self._evaluate(img, view.quad, CARD_SIZE), edges)
+            return self._register(img, self._evaluate(img, view.quad, CARD_SIZE), work)
         quad = map_points(view.homography, moved)
-        grads, scale = edges.get()
+        grads, scale = work.grads, work.scale
         quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
         redone = self._evaluate(img, quad, view.size)
         # Moved corners that match worse were snapped to the wrong edges: the lines
         # were within reach, so the view stands.
         return (redone if redone.score >= view.score - 0.05 else view), True
 
-    def _locate_lines(self, img: LoadedImage, view: CardView, edges: _Edges) -> tuple[CardView, Lines]:
+    def _locate_lines(self, img: LoadedImage, view: CardView, work: WorkImage) -> tuple[CardView, Lines]:
         """Each read line's kernel box and whether it was seen (see layout.locate_lines).
 
         Lines are found on the view's own text map. On the small screening map, lines
@@ -391,7 +391,7 @@ class Recognizer:
         """
         lines = locate_lines(view.text_map, view.design, view.shift)
         if view.size[0] < CARD_SIZE[0] and misplaced_lines(lines, view.design, view.shift, view.size):
-            view, _ = self._register(img, self._evaluate(img, view.quad, CARD_SIZE), edges)
+            view, _ = self._register(img, self._evaluate(img, view.quad, CARD_SIZE), work)
             lines = locate_lines(view.text_map, view.design, view.shift)
         return view, lines
 
@@ -615,8 +615,8 @@ class Recognizer:
 
     def _recognize_loaded(self, img: LoadedImage, portrait: bool, timings: dict[str, float]) -> HKIDResult:
         t = time.perf_counter()
-        edges = _Edges(img)
-        view, located = self._locate_lines(img, self._find_card(img, edges), edges)
+        work = WorkImage(img.bgr)
+        view, located = self._locate_lines(img, self._find_card(img, work), work)
         timings["locate"] = time.perf_counter() - t
         t = time.perf_counter()
         lines, title_permanent = self._read_lines(img, view, located)
@@ -675,27 +675,6 @@ def _card_width(quad: np.ndarray) -> float:
     """The card's width in image pixels (mean of its top and bottom sides)."""
     q = np.asarray(quad, np.float64)
     return float((np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2)
-
-
-class _Edges:
-    """Edge gradients of one image at the outline finder's working size, and that scale.
-
-    Made per recognition and computed on first use: registration and refits snap
-    corners on them, often several times a card, and most clear cards never need them.
-    """
-
-    def __init__(self, img: LoadedImage) -> None:
-        self._img = img
-        self._value: tuple[tuple[np.ndarray, np.ndarray], float] | None = None
-
-    def get(self) -> tuple[tuple[np.ndarray, np.ndarray], float]:
-        if self._value is None:
-            h, w = self._img.bgr.shape[:2]
-            scale = min(1.0, WORK_SIDE / max(h, w))
-            small = cv2.resize(self._img.bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-            self._value = gradients(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)), scale
-        return self._value
 
 
 #: Lines always read by the full-precision recogniser (see Recognizer.__init__).

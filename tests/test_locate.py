@@ -86,3 +86,14 @@ def test_layout_search_finds_the_card_and_coarse_search_agrees(design):
     flipped = quads_from_layout(tmap[::-1, ::-1].copy(), coarse=120)[0][1]
     h, w = tmap.shape
     assert np.abs(flipped - (np.array([w, h]) - corners)).max() < 0.04 * diag
+
+
+def test_histogram_median_is_numpys_median():
+    from hkid_ocr.locate import _median_u8
+
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        a = rng.integers(0, 256, (int(rng.integers(1, 40)), int(rng.integers(1, 40))), dtype=np.uint8)
+        if rng.random() < 0.5:
+            a = (a // 64 * 64).astype(np.uint8)  # few distinct values: ties at the middle
+        assert _median_u8(a) == float(np.median(a))
