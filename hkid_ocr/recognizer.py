@@ -240,7 +240,9 @@ class Recognizer:
         # Shaped like a card: most likely a scan, so the whole frame is tried right after
         # any outline that fills most of it (a scan with a margin). Outlines are refined
         # one by one as they are screened (iter_candidates).
-        tight = 1.4 < max(h, w) / min(h, w) < 1.8
+        # A frame of exactly a camera's 16:9 is a photo, whatever the card fills of it.
+        aspect = max(h, w) / min(h, w)
+        tight = 1.4 < aspect < 1.8 and abs(aspect - 16 / 9) > 0.01
         refitted: list[CardView] = []
 
         def outlines() -> Iterator[np.ndarray]:
