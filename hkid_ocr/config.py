@@ -22,10 +22,9 @@ class RecognizerConfig:
             the repository's ``models/``).
         threads: cores one recognition may use (text lines are read that many at a
             time); 0 uses every core. Batch workers use 1 each.
-        int8: read every line but the English name with the int8 recogniser (about
-            twice as fast; the English name is always read at full precision, and the
-            symbols and Chinese name again at full precision when the int8 reading does
-            not convince). None: when
+        int8: read the lines with the int8 recogniser (about twice as fast; the
+            symbols and both names are read again at full precision when the int8
+            reading does not convince). None: when
             it has been built (``python -m hkid_ocr.models fetch`` builds it); True:
             require it; False: full precision for every line.
         min_layout_score: below this layout match (0..1) the image holds no card.

@@ -10,8 +10,9 @@ the fetch command.
 ``fetch`` also builds an int8 copy of the recogniser from the verified fp32 file and
 the activation ranges shipped in the package (``data/rec_int8_ranges.json``); a
 sidecar (``*.int8.json``) records the sha256 of both inputs and of the result, so a
-stale or altered int8 file is never used. The recognizer reads every line but the
-English name with it (about twice as fast), and the English name with the fp32 model.
+stale or altered int8 file is never used. The recognizer reads the lines with it (about
+twice as fast) and the symbols and names again with the fp32 model when that reading
+does not convince.
 
 Example:
     >>> from hkid_ocr.models import default_model_dir

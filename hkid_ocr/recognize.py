@@ -62,6 +62,9 @@ class TextRecognizer:
     With ``lanes`` > 1 the lines of one call are recognised that many at a time, on
     single-threaded sessions: a line is too small a job for one session to spread over
     several cores efficiently, and whole lines in parallel keep every core busy.
+
+    ``precise`` is another variant of the network (same dictionary: full precision
+    beside an int8 ``model``) that ``read(..., precise=True)`` reads with.
     """
 
     def __init__(
@@ -70,24 +73,17 @@ class TextRecognizer:
         alphabets: dict[str, str] | None = None,
         *,
         lanes: int = 1,
-        overrides: dict[str, OnnxModel] | None = None,
-        override_cost: float = 1.0,
+        precise: OnnxModel | None = None,
     ) -> None:
         raw = model.metadata.get("character")
         if not raw:
             raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
-        for other in (overrides or {}).values():
-            if other.metadata.get("character") != raw:
-                raise ModelError(f"{other.name} and {model.name} have different dictionaries")
+        if precise is not None and precise.metadata.get("character") != raw:
+            raise ModelError(f"{precise.name} and {model.name} have different dictionaries")
         # rstrip only line ends: some entries are themselves whitespace (U+3000).
         chars = [c.rstrip("\r\n") for c in raw.split("\n")]
         self._model = model
-        # Fields read by another variant of the same network (same dictionary), and
-        # what a column costs there relative to ``model`` (to share lanes fairly).
-        self._overrides = dict(overrides or {})
-        # The overriding variant reads every line of a ``precise`` call.
-        self._precise = next(iter(self._overrides.values()), model)
-        self._override_cost = override_cost
+        self._precise = precise if precise is not None else model
         self._lanes = max(1, lanes)
         # The calling thread is one lane; the pool runs the others.
         self._pool = (
@@ -138,7 +134,7 @@ class TextRecognizer:
 
         Each crop is one model run; the runs are shared among the lanes so that the
         busiest lane has least to do (the network's cost grows with a run's width).
-        With ``precise``, every line is read by the overriding (full-precision) model.
+        With ``precise``, every line is read by the precise (full-precision) model.
         """
         if not crops:
             return []
@@ -146,19 +142,13 @@ class TextRecognizer:
         # probabilities a little, and a reading must depend on its crop alone (not on
         # the other lines of the card, nor on the lanes). Measured on the specimens,
         # runs grouped by width saved nothing on one lane either.
-        models = [self._precise if precise else self._overrides.get(k, self._model) for k in keys]
-        lanes = _balance(
-            [
-                max(MIN_RUN_WIDTH, int(c.shape[1])) * (1.0 if m is self._model else self._override_cost)
-                for c, m in zip(crops, models)
-            ],
-            self._lanes,
-        )
+        model = self._precise if precise else self._model
+        lanes = _balance([max(MIN_RUN_WIDTH, int(c.shape[1])) for c in crops], self._lanes)
         out: list[LineReading | None] = [None] * len(crops)
 
         def run_lane(lane: list[int]) -> None:
             for i in lane:
-                out[i] = self._read_one(crops[i], keys[i], models[i])
+                out[i] = self._read_one(crops[i], keys[i], model)
 
         futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
         run_lane(lanes[0])

@@ -147,21 +147,14 @@ class Recognizer:
         if self.config.int8 and files.rec_int8 is None:
             raise ModelError(f"the int8 recogniser has not been built: run `{FETCH_COMMAND}`")
         if files.rec_int8 is not None and self.config.int8 is not False:
-            # int8 reads digits and dates as well as fp32 does (benchmark), but drops a
-            # narrow space in a romanised name now and then: that line stays fp32. A
-            # star of the symbols or a stroke of the Chinese name is lost too, but such
-            # a reading does not convince (see _read_lines): it is read again in fp32.
-            main = OnnxModel(files.rec_int8, 1)
-            overrides = {key: rec_model for key in FULL_PRECISION_KEYS}
+            # int8 reads digits and dates as well as fp32 does (benchmark). Now and then
+            # it drops a star of the symbols, a stroke of the Chinese name or a narrow
+            # space of the English name; such a reading does not convince (see
+            # _settled) and is read again in fp32 (see _read_lines).
+            main, precise = OnnxModel(files.rec_int8, 1), rec_model
         else:
-            main, overrides = rec_model, {}
-        self._recognizer = TextRecognizer(
-            main,
-            {**alphabets, "sex": "女男FM "},
-            lanes=lanes,
-            overrides=overrides,
-            override_cost=FP32_COST,  # a column costs about this much more in fp32 than in int8
-        )
+            main, precise = rec_model, None
+        self._recognizer = TextRecognizer(main, {**alphabets, "sex": "女男FM "}, lanes=lanes, precise=precise)
 
     # -- stages ---------------------------------------------------------------------
 
@@ -679,15 +672,9 @@ def _card_width(quad: np.ndarray) -> float:
     return float((np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2)
 
 
-#: Lines always read by the full-precision recogniser (see Recognizer.__init__).
-FULL_PRECISION_KEYS = frozenset({"nameEn"})
-
 #: Lines read by the int8 recogniser first and again in full precision when that
-#: reading does not convince (see _settled).
-CHECKED_KEYS = frozenset({"nameCn", "issuedCode"})
-
-#: Time per column of the fp32 recogniser over the int8 one (measured, one thread).
-FP32_COST = 1.9
+#: reading does not convince (see _settled); the other lines int8 reads as well as fp32.
+CHECKED_KEYS = frozenset({"nameCn", "nameEn", "issuedCode"})
 
 #: Air before a line (kernel heights; see layout.text_box). The English name and the
 #: card number start with a capital the detector's kernel often leaves half out
@@ -731,16 +718,34 @@ def _settled(key: str, reading: LineReading) -> bool:
     """Whether a fast (int8) reading of a CHECKED_KEYS line can stand.
 
     The symbols must convince as a forced line must (confident, the symbols' pattern);
-    the Chinese name must read confidently. Measured on the benchmark corpus, every
+    the Chinese name must read confidently; the English name too, and without a
+    letter-free gap: the card prints it in a monospace font, so two letters of one
+    word sit one pitch apart, and a step of one and a half pitches or more between
+    them is a space the fast model dropped (it does so confidently: "MingLouis").
+    Measured on the benchmark corpus and a second corpus of another seed, every
     reading the int8 model got wrong failed this, and the fp32 reading was kept.
     """
     if key == "issuedCode":
         return _convincing(key, reading)
-    return bool(reading.char_probs) and min(reading.char_probs) >= SETTLED_PROB
+    if not reading.char_probs:
+        return False
+    if key == "nameEn":
+        if min(reading.char_probs) < SETTLED_PROB_EN:
+            return False
+        t, x = reading.text, reading.char_pos
+        steps = [x[i] - x[i - 1] for i in range(1, len(t)) if t[i] != " " and t[i - 1] != " "]
+        # Three steps at least: the median of fewer is no pitch.
+        return len(steps) < 3 or max(steps) <= MAX_LETTER_STEP * float(np.median(steps))
+    return min(reading.char_probs) >= SETTLED_PROB
 
 
 #: Lowest character probability of a fast Chinese name reading that stands.
 SETTLED_PROB = 0.6
+#: ... of a fast English name reading (spaces included: a faint one is a doubtful one).
+SETTLED_PROB_EN = 0.75
+#: Widest step between neighbouring letters of a word in a fast English name reading,
+#: in median steps (a dropped space makes a step of about two).
+MAX_LETTER_STEP = 1.6
 
 
 def _pct(p: float) -> int:

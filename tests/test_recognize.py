@@ -76,16 +76,26 @@ def test_lanes_read_exactly_what_one_lane_reads(recognizer):
     assert [r.char_probs for r in one] == [r.char_probs for r in three]
 
 
-def test_overrides_and_precise_reads_use_the_other_model(recognizer):
+def test_precise_reads_use_the_precise_model(recognizer):
     rec = recognizer._recognizer
     if not rec.has_precise:
         pytest.skip("the int8 recogniser is not built: one model reads everything")
     crop = _crop("specimen_2003.jpg", (0.64, 0.845, 0.95, 0.93))
-    fp32 = rec._overrides["nameEn"]
+    fp32 = rec._precise
     alone = TextRecognizer(fp32, {}).read([crop], ["idNumber"])[0]
-    routed = TextRecognizer(rec._model, {}, overrides={"idNumber": fp32}).read([crop], ["idNumber"])[0]
-    precise = TextRecognizer(rec._model, {}, overrides={"nameEn": fp32}).read([crop], ["idNumber"], precise=True)[0]
-    fast = TextRecognizer(rec._model, {}, overrides={"nameEn": fp32}).read([crop], ["idNumber"])[0]
-    assert alone.text == routed.text == precise.text == fast.text == "C668668(E)"
-    assert routed.char_probs == alone.char_probs == precise.char_probs
+    both = TextRecognizer(rec._model, {}, precise=fp32)
+    precise = both.read([crop], ["idNumber"], precise=True)[0]
+    fast = both.read([crop], ["idNumber"])[0]
+    assert alone.text == precise.text == fast.text == "C668668(E)"
+    assert precise.char_probs == alone.char_probs
     assert fast.char_probs != alone.char_probs  # really the other (int8) model
+
+
+def test_precise_model_must_share_the_dictionary(recognizer):
+    from hkid_ocr.errors import ModelError
+    from hkid_ocr.models import resolve_models
+    from hkid_ocr.runtime import OnnxModel
+
+    det = OnnxModel(resolve_models().det, 1)  # a model without the recogniser's dictionary
+    with pytest.raises(ModelError, match="different dictionaries"):
+        TextRecognizer(recognizer._recognizer._model, {}, precise=det)

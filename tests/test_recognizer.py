@@ -210,8 +210,29 @@ def _reading(key: str, text: str, p: float) -> LineReading:
         ("nameCn", "陳大文", 0.9, True),
         ("nameCn", "陳大文", 0.5, False),
         ("nameCn", "", 0.9, False),
+        ("nameEn", "CHAN, Tai Man", 0.9, True),
+        ("nameEn", "CHAN, Tai Man", 0.7, False),
+        ("nameEn", "", 0.9, False),
     ],
 )
 def test_fast_readings_of_checked_lines_stand_only_when_convincing(key, text, p, stands):
     assert key in CHECKED_KEYS
     assert _settled(key, _reading(key, text, p)) is stands
+
+
+def _monospaced(text: str, cells: list[int], p: float = 0.95) -> LineReading:
+    """A reading whose characters sit at the given cells of a monospace grid."""
+    return LineReading(key="nameEn", text=text, char_probs=(p,) * len(text),
+                       char_pos=tuple((c + 0.5) / 30 for c in cells), alternatives=((),) * len(text))
+
+
+def test_a_fast_english_name_with_a_dropped_space_is_read_again():
+    # "WONG, Siu Ming Louis" printed one character a cell; the space between "Ming"
+    # and "Louis" (cell 14) was not read, so "g" and "L" are two cells apart.
+    printed = "WONG, Siu Ming Louis"
+    cells = [i for i, ch in enumerate(printed) if ch != " " or i != 14]
+    kept = "".join(ch for i, ch in enumerate(printed) if i != 14)
+    assert _settled("nameEn", _monospaced(printed, list(range(len(printed))))) is True
+    assert _settled("nameEn", _monospaced(kept, cells)) is False
+    # Too few letters to know the pitch: judged by confidence alone.
+    assert _settled("nameEn", _monospaced("NG, Y", [0, 3, 4, 5, 6])) is True
