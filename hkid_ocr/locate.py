@@ -182,6 +182,8 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
                  rng: np.random.Generator, prefer_inner: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
     """The straight line supported by the most sample rows (one candidate point each).
 
+    ``rows`` (ascending) says which sample row each point of ``pts`` comes from.
+
     With ``prefer_inner``, the innermost line whose support is close to the best wins
     instead (searching outward from the card's text, the first long edge is its border).
     """
@@ -200,13 +202,16 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
     if len(p0) == 0:
         return None
     nrm = np.stack([-d[:, 1], d[:, 0]], axis=1) / norm[:, None]
-    # All hypotheses at once: distance of every point to every hypothesised line.
-    dist = np.abs(np.einsum("tk,tpk->tp", nrm, pts[None, :, :] - p0[:, None, :]))
-    inl = dist < 1.5
-    hit = np.zeros((len(p0), n_rows), bool)
-    ti, pi = np.nonzero(inl)
-    hit[ti, rows[pi]] = True
-    support = hit.sum(axis=1)
+    # All hypotheses at once: distance of every point to every hypothesised line
+    # (written out per coordinate: the same numbers as an einsum, several times faster).
+    dist = nrm[:, :1] * (pts[None, :, 0] - p0[:, :1])
+    dist += nrm[:, 1:] * (pts[None, :, 1] - p0[:, 1:])
+    inl = np.abs(dist) < 1.5
+    # Support: the rows with an inlier. Points come row by row (rows ascending), so
+    # each row's points are one run of columns. (Not a matrix product: numpy would
+    # hand it to a multithreaded BLAS that then competes with the recogniser's lanes.)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    support = np.logical_or.reduceat(inl, starts, axis=1).sum(axis=1)
     cnt = np.maximum(1, inl.sum(axis=1))
     mean_off = (inl * offs[None, :]).sum(axis=1) / cnt
     best_support = int(support.max())
