@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -160,25 +160,39 @@ class Recognizer:
 
     def _evaluate(self, img: LoadedImage, quad: np.ndarray, size: tuple[int, int] = CARD_SIZE) -> CardView:
         """Rectify one candidate at ``size``, detect its text, and match it against both designs."""
-        H = card_homography(quad, size)
-        card = warp_card(img.bgr, H, size)
-        tmap = self._detector.probability([card])[0]
-        match = match_layout(tmap)[0]
-        if match.flipped:
-            quad = half_turn(quad)
-            H = card_homography(quad, size)
-            card = card[::-1, ::-1]
-            tmap = tmap[::-1, ::-1]
-        return CardView(
-            quad=quad,
-            homography=H,
-            size=size,
-            image=np.ascontiguousarray(card),
-            text_map=np.ascontiguousarray(tmap),
-            design=match.design,
-            score=match.score,
-            shift=match.shift,
-        )
+        return self._evaluate_all(img, [quad], size)[0]
+
+    def _evaluate_all(
+        self, img: LoadedImage, quads: Sequence[np.ndarray], size: tuple[int, int] = CARD_SIZE
+    ) -> list[CardView]:
+        """:meth:`_evaluate` for several candidates, with one detector run over all of them.
+
+        On two cores, two small maps in one run take ~1.5x the time of one (one small
+        map leaves the second core mostly idle), four ~2.9x; each map is the same as
+        from a run of its own (measured: bit for bit).
+        """
+        Hs = [card_homography(q, size) for q in quads]
+        cards = [warp_card(img.bgr, H, size) for H in Hs]
+        tmaps = self._detector.probability(cards) if cards else []
+        views = []
+        for quad, H, card, tmap in zip(quads, Hs, cards, tmaps):
+            match = match_layout(tmap)[0]
+            if match.flipped:
+                quad = half_turn(quad)
+                H = card_homography(quad, size)
+                card = card[::-1, ::-1]
+                tmap = tmap[::-1, ::-1]
+            views.append(CardView(
+                quad=quad,
+                homography=H,
+                size=size,
+                image=np.ascontiguousarray(card),
+                text_map=np.ascontiguousarray(tmap),
+                design=match.design,
+                score=match.score,
+                shift=match.shift,
+            ))
+        return views
 
     def _text_candidates(self, img: LoadedImage) -> list[np.ndarray]:
         """Card quads from the text on the whole image (for outlines lost in clutter).
@@ -222,13 +236,17 @@ class Recognizer:
         screened: list[CardView] = []
 
         def screen(quads: Iterable[np.ndarray], stop: bool = True) -> bool:
-            hit = False
+            """Screen ``quads`` one by one up to the first that matches; all if not ``stop``."""
+            if not stop:
+                # One detector run for all (see _evaluate_all).
+                views = self._evaluate_all(img, list(quads), SCREEN_SIZE)
+                screened.extend(views)
+                return any(v.score >= accept for v in views)
             for quad in quads:
                 screened.append(self._evaluate(img, quad, SCREEN_SIZE))
-                hit = hit or screened[-1].score >= accept
-                if hit and stop:
-                    break
-            return hit
+                if screened[-1].score >= accept:
+                    return True
+            return False
 
         # Shaped like a card: most likely a scan, so the whole frame is tried right after
         # any outline that fills most of it (a scan with a margin). Outlines are refined
@@ -251,6 +269,9 @@ class Recognizer:
                         if (q := self._refit(img, view, work)) is not None:
                             yield q
 
+        # One at a time, not in pairs: the first candidate is usually the card, and a
+        # pair's run (~1.5x a single one) then costs more than it saves (measured:
+        # photo median +17 ms).
         found = screen(outlines())
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
@@ -318,10 +339,9 @@ class Recognizer:
     ) -> CardView | None:
         """Rectify the ``top`` best screened candidates at CARD_SIZE; the best view, registered."""
         best: CardView | None = None
-        for small in sorted(screened, key=lambda v: -v.score)[:top]:
-            if small.score < floor:
-                break
-            view, _ = self._register(img, self._evaluate(img, small.quad), work)
+        worthy = [v.quad for v in sorted(screened, key=lambda v: -v.score)[:top] if v.score >= floor]
+        for view in self._evaluate_all(img, worthy):
+            view, _ = self._register(img, view, work)
             if best is None or view.score > best.score:
                 best = view
         return best
