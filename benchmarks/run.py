@@ -41,6 +41,7 @@ from benchmarks.synth.degrade import LEVELS  # noqa: E402
 DEFAULT_COUNT = 600
 DEFAULT_BASELINE_COUNT = 300
 DEFAULT_LATENCY_COUNT = 30
+DEFAULT_LATENCY_REPEAT = 3
 #: Issue 9's speed targets (2 cores, warm, measured in one run with the baseline).
 TARGETS = {"clean_median_s": 0.060, "photo_median_s": 0.120, "p95_over_median": 2.0, "speedup": 10.0,
            "cold_start_s": 2.0, "peak_rss_mb": 400.0}
@@ -86,13 +87,13 @@ def stratified(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return [r for r in records if r["id"] in chosen]
 
 
-def probe(system: str, paths: list[str], threads: int, workdir: Path) -> dict[str, Any]:
+def probe(system: str, paths: list[str], threads: int, workdir: Path, repeat: int = 1) -> dict[str, Any]:
     """Run :mod:`benchmarks.probe` in a fresh interpreter and return its report."""
     lst = workdir / f"{system}_probe_list.txt"
     lst.write_text("\n".join(paths), encoding="utf-8")
     out = workdir / f"{system}_probe.json"
     cmd = [sys.executable, "-m", "benchmarks.probe", "--system", system, "--threads", str(threads),
-           "--list", str(lst), "--out", str(out)]
+           "--list", str(lst), "--out", str(out), "--repeat", str(repeat)]
     env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(cmd, cwd=str(_ROOT), env=env, check=False)
     if out.is_file():
@@ -263,7 +264,9 @@ def speed_lines(res: dict[str, Any]) -> list[str]:
         lines.append(f"| {label} | {measured} | {'n/a' if met is None else ('yes' if met else '**no**')} |")
     es, bs = eng.get("speed", {}), base.get("speed", {})
     if es:
-        lines += ["", "## Warm latency by level (one process, all cores, the same cards for both systems)", "",
+        rep = res.get("config", {}).get("latency_repeat", 1)
+        lines += ["", "## Warm latency by level (one process, all cores, the same cards for both systems"
+                  + (f"; a card's latency is the median of {rep} runs" if rep > 1 else "") + ")", "",
                   "| level | cards | engine median | engine p95 | p95 / median | baseline median | "
                   "baseline p95 | speed-up (median) |", "|---|---|---|---|---|---|---|---|"]
         for g in [*LEVELS, "all"]:
@@ -471,7 +474,7 @@ def _run_system(name: str, records: list[dict[str, Any]], latency_records: list[
           f"in a fresh process ...", flush=True)
     t = time.perf_counter()
     paths = [str(image_dir / f"{r['id']}.jpg") for r in latency_records]
-    rep = probe(name, paths, 0, workdir)
+    rep = probe(name, paths, 0, workdir, args.latency_repeat)
     timing[f"{name}_probe_s"] = time.perf_counter() - t
     if rep.get("unavailable"):
         print(f"[{name}] UNAVAILABLE: {rep['unavailable']}", flush=True)
@@ -509,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-count", type=int, default=DEFAULT_LATENCY_COUNT,
                     help=f"cards per level timed one at a time for warm latency, the same cards "
                          f"for both systems (default {DEFAULT_LATENCY_COUNT})")
+    ap.add_argument("--latency-repeat", type=int, default=DEFAULT_LATENCY_REPEAT,
+                    help=f"runs of each latency card; its latency is their median (default "
+                         f"{DEFAULT_LATENCY_REPEAT}: steadier on a shared machine)")
     ap.add_argument("--workers", type=int, default=cpus, help=f"processes (default {cpus}: all cores)")
     ap.add_argument("--threads", type=int, default=0,
                     help="inference threads per worker (default: cores / workers)")
@@ -597,7 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     res: dict[str, Any] = {
         "config": {"count": args.count, "seed": args.seed, "levels": levels, "workers": args.workers,
                    "threads_per_worker": args.threads, "baseline_count": len(base_records),
-                   "latency_count_per_level": args.latency_count, "generator_version": GENERATOR_VERSION},
+                   "latency_count_per_level": args.latency_count, "latency_repeat": args.latency_repeat,
+                   "generator_version": GENERATOR_VERSION},
         "corpus": str(corpus),
         "baseline_version": BASELINE_VERSION if not args.no_baseline else None,
         "machine": {"cpus": cpus, "platform": platform.platform(), "python": platform.python_version(),

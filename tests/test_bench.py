@@ -1,7 +1,10 @@
-"""Tests for the benchmark's scoring and the baseline's field parser (no OCR run)."""
+"""Tests for the benchmark's scoring, the baseline's field parser and the latency probe."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -75,3 +78,25 @@ def test_stratified_keeps_level_mix() -> None:
     assert len(sub) == 20
     assert sum(r["level"] == "hard" for r in sub) == 4
     assert stratified(recs, 500) == recs
+
+
+def test_probe_times_each_card_as_the_median_of_its_runs(tmp_path: Path) -> None:
+    # The real engine in a fresh interpreter, as benchmarks/run.py runs it.
+    specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
+    lst = tmp_path / "cards.txt"
+    lst.write_text("\n".join(specimens + specimens), encoding="utf-8")
+    out = tmp_path / "probe.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.probe", "--system", "engine", "--list", str(lst),
+                           "--out", str(out), "--repeat", "3"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(out.read_text(encoding="utf-8"))
+    assert rep["repeat"] == 3
+    assert rep["warm_paths"] == (specimens + specimens)[1:]  # the first card is the cold start
+    assert len(rep["warm_latencies_s"]) == len(rep["warm_stages_s"]) == 3
+    assert all(0 < t < 60 for t in rep["warm_latencies_s"])
+    # The stages reported are those of the median run: they fit inside its latency.
+    for t, stages in zip(rep["warm_latencies_s"], rep["warm_stages_s"]):
+        assert {"load", "locate", "recognise"} <= set(stages)
+        assert sum(stages.values()) <= t
+    assert rep["cold_start_s"] > 0 and rep["peak_rss_mb"] > 0
