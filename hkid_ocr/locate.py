@@ -168,11 +168,15 @@ def _region_maps(gray: np.ndarray) -> list[np.ndarray]:
     return [opened]
 
 
+def _near(quad: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two quads are the same outline (corners within 4% of the diagonal)."""
+    return bool(np.abs(quad - other).max() < 0.04 * float(np.linalg.norm(quad[2] - quad[0])))
+
+
 def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.ndarray, str]]:
     kept: list[tuple[float, np.ndarray, str]] = []
     for score, quad, src in sorted(cands, key=lambda c: -c[0]):
-        diag = float(np.linalg.norm(quad[2] - quad[0]))
-        if any(np.abs(quad - q).max() < 0.04 * diag for _, q, _ in kept):
+        if any(_near(quad, q) for _, q, _ in kept):
             continue
         kept.append((score, quad, src))
     return kept
@@ -377,44 +381,71 @@ def iter_candidates(
 
     With ``whole_first`` (an image shaped like a card: most likely a tight scan), the
     whole frame comes first, after only the outlines that fill most of it (a scan with a
-    margin around the card).
+    margin around the card); the first of those is looked for in one edge map before the
+    others are made, so a scan's card is often screened before they are.
     """
     h, w = bgr.shape[:2]
     work = work if work is not None else WorkImage(bgr)
     scale, small = work.scale, work.small
     sh, sw = small.shape[:2]
     image_area = float(sh * sw)
-    found: list[tuple[float, np.ndarray, str]] = []
-    masks = [(m, "edges") for m in _edge_maps(small, work.gray)] + [(m, "region") for m in _region_maps(work.gray)]
-    for mask, src in masks:
-        contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-        for c in contours:
-            area = float(cv2.contourArea(cv2.convexHull(c)))
-            if area < MIN_AREA_FRACTION * image_area:
-                continue
-            quad = _quad_from_contour(c)
-            if quad is None:
-                continue
-            score = _shape_score(quad, area, image_area)
-            # A quad that is the frame itself is the "whole" candidate, added below.
-            if score > 0 and not (np.ptp(quad[:, 0]) > 0.97 * sw and np.ptp(quad[:, 1]) > 0.97 * sh):
-                found.append((score, quad, src))
-    kept = _dedupe(found)[:MAX_CANDIDATES]
-    whole = CardCandidate(quad=np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64),
-                          source="whole")
-    if whole_first:
-        large = [k for k in kept if cv2.contourArea(k[1].astype(np.float32)) >= LARGE_OUTLINE * image_area]
-        order: list[tuple[float, np.ndarray, str] | None] = [*large, None, *(k for k in kept if k not in large)]
-    else:
-        order = [*kept, None]
-    for item in order:
-        if item is None:
-            yield whole
-            continue
+
+    def large(item: tuple[float, np.ndarray, str]) -> bool:
+        return float(cv2.contourArea(item[1].astype(np.float32))) >= LARGE_OUTLINE * image_area
+
+    def snapped(item: tuple[float, np.ndarray, str]) -> CardCandidate:
         # Two passes: a coarse one that can travel, then a fine one.
         q = snap_to_edges(work.grads, item[1], radius=0.04)
         q = snap_to_edges(work.grads, q, radius=0.012)
-        yield CardCandidate(quad=q / scale, source=item[2])
+        return CardCandidate(quad=q / scale, source=item[2])
+
+    early = None
+    if whole_first:
+        # A scan's card outline, when it has one, shows in the fixed-threshold edge map
+        # (on the benchmark's clean scans, the same first outline as from all the maps
+        # for 239 of 240): it is tried before the other maps are made (~7 ms).
+        blur = cv2.GaussianBlur(work.gray, (5, 5), 0)
+        quick = _outlines(cv2.dilate(cv2.Canny(blur, 20.0, 60.0), np.ones((3, 3), np.uint8)), "edges", sw, sh)
+        first = [k for k in _dedupe(quick)[:MAX_CANDIDATES] if large(k)]
+        if first:
+            early = first[0]
+            yield snapped(early)
+    found: list[tuple[float, np.ndarray, str]] = []
+    for m in _edge_maps(small, work.gray):
+        found += _outlines(m, "edges", sw, sh)
+    for m in _region_maps(work.gray):
+        found += _outlines(m, "region", sw, sh)
+    kept = _dedupe(found)[:MAX_CANDIDATES]
+    if early is not None:
+        kept = [k for k in kept if not _near(k[1], early[1])]
+    whole = CardCandidate(quad=np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64),
+                          source="whole")
+    if whole_first:
+        big = [k for k in kept if large(k)]
+        order: list[tuple[float, np.ndarray, str] | None] = [*big, None, *(k for k in kept if k not in big)]
+    else:
+        order = [*kept, None]
+    for item in order:
+        yield whole if item is None else snapped(item)
+
+
+def _outlines(mask: np.ndarray, src: str, sw: int, sh: int) -> list[tuple[float, np.ndarray, str]]:
+    """Card-shaped quads (with their shape scores) of the contours of one binary map."""
+    image_area = float(sw * sh)
+    out = []
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    for c in contours:
+        area = float(cv2.contourArea(cv2.convexHull(c)))
+        if area < MIN_AREA_FRACTION * image_area:
+            continue
+        quad = _quad_from_contour(c)
+        if quad is None:
+            continue
+        score = _shape_score(quad, area, image_area)
+        # A quad that is the frame itself is the "whole" candidate, added below.
+        if score > 0 and not (np.ptp(quad[:, 0]) > 0.97 * sw and np.ptp(quad[:, 1]) > 0.97 * sh):
+            out.append((score, quad, src))
+    return out
 
 
 #: Where printed text spans on the upright card (both designs), as fractions: the
