@@ -94,13 +94,13 @@ TEXT_SEARCH_SIDE = 800
 LAYOUT_COARSE_SIDE = 120
 #: Corners this far off (fraction of the card diagonal) are corrected from the layout.
 REGISTRATION_TOLERANCE = 0.012
-#: ... on a screening map (SCREEN_SIZE), whose coarser lines propose small moves for
-#: corners that are right: below this the view is kept rather than judged again at
-#: CARD_SIZE (~30 ms). Benchmark corpus +1 card and held-out seed-2 corpus -1 against
-#: 0.012; photo median ~10% faster.
-SCREEN_REGISTRATION_TOLERANCE = 0.016
 #: ... and a move beyond this is not a correction but a mismatch.
 REGISTRATION_LIMIT = 0.15
+#: REGISTRATION_TOLERANCE on a screening map (SCREEN_SIZE), whose coarser lines propose
+#: small moves for corners that are right: below this the view is kept rather than
+#: judged again at CARD_SIZE (~30 ms). Benchmark corpus +1 card and held-out seed-2
+#: corpus -1 against 0.012; photo median ~10% faster.
+SCREEN_REGISTRATION_TOLERANCE = 0.016
 #: A view in doubt (see Recognizer._register) gives way to another candidate matching
 #: nearly as well: its own score is flattered by the lines it matched wrongly.
 DOUBT_MARGIN = 0.1
