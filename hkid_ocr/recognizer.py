@@ -101,6 +101,9 @@ REGISTRATION_LIMIT = 0.15
 #: judged again at CARD_SIZE (~30 ms). Benchmark corpus +1 card and held-out seed-2
 #: corpus -1 against 0.012; photo median ~10% faster.
 SCREEN_REGISTRATION_TOLERANCE = 0.016
+#: A screening map asking for a move this large is believed: the corners are moved and
+#: screened again before any rectification at CARD_SIZE.
+SCREEN_MOVE_MIN = 0.03
 #: A view in doubt (see Recognizer._register) gives way to another candidate matching
 #: nearly as well: its own score is flattered by the lines it matched wrongly.
 DOUBT_MARGIN = 0.1
@@ -366,6 +369,20 @@ class Recognizer:
         quad = snap_to_edges(grads, quad * scale, radius=0.03)
         return snap_to_edges(grads, quad, radius=0.012) / scale
 
+    @staticmethod
+    def _misregistration(view: CardView) -> tuple[np.ndarray, float] | None:
+        """Where the view's printed lines put its corners (view pixels), and how far that
+        is from where they are (fraction of the view's diagonal); None if unmeasured."""
+        A = register_layout(view.text_map, view.design, view.shift)
+        if A is None:
+            return None
+        W, H = view.size
+        corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float64)
+        # A template point p shows at A(p) in this view, so the card's true corners
+        # are at A(corners) here.
+        moved = corners @ A[:, :2].T + A[:, 2]
+        return moved, float(np.abs(moved - corners).max() / np.hypot(W, H))
+
     def _register(self, img: LoadedImage, view: CardView, work: WorkImage) -> tuple[CardView, bool]:
         """Correct the card's corners from where its printed lines are.
 
@@ -375,28 +392,33 @@ class Recognizer:
         Also says whether the view is settled: False when the lines ask for a move no
         rectification error explains.
         """
-        A = register_layout(view.text_map, view.design, view.shift)
-        if A is None:
+        found = self._misregistration(view)
+        if found is None:
             return view, True
-        W, H = view.size
-        corners = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float64)
-        # A template point p shows at A(p) in this view, so the card's true corners
-        # are at A(corners) here.
-        moved = corners @ A[:, :2].T + A[:, 2]
-        move = np.abs(moved - corners).max() / np.hypot(W, H)
+        moved, move = found
+        W = view.size[0]
         if move < (REGISTRATION_TOLERANCE if W >= CARD_SIZE[0] else SCREEN_REGISTRATION_TOLERANCE):
             return view, True
         if move > REGISTRATION_LIMIT:
             # A "correction" no rectification error explains (the lines were matched
             # to the wrong text): keep the corners, but the view is in doubt.
             return view, False
+        grads, scale = work.grads, work.scale
         if W < CARD_SIZE[0]:
+            if move >= SCREEN_MOVE_MIN:
+                # A move this large is real even on the coarse screening map: the moved
+                # corners are screened, and kept if their lines sit where the design
+                # puts them (two screenings instead of two rectifications at CARD_SIZE).
+                quad = snap_to_edges(grads, map_points(view.homography, moved) * scale, radius=0.015) / scale
+                redone = self._evaluate(img, quad, view.size)
+                check = self._misregistration(redone)
+                if (check is not None and check[1] < SCREEN_REGISTRATION_TOLERANCE
+                        and redone.score >= view.score - 0.05):
+                    return redone, True
             # The screening map is too coarse to move corners by (it also proposes
             # moves for cards located right): judge and register at CARD_SIZE.
             return self._register(img, self._evaluate(img, view.quad, CARD_SIZE), work)
-        quad = map_points(view.homography, moved)
-        grads, scale = work.grads, work.scale
-        quad = snap_to_edges(grads, quad * scale, radius=0.015) / scale
+        quad = snap_to_edges(grads, map_points(view.homography, moved) * scale, radius=0.015) / scale
         redone = self._evaluate(img, quad, view.size)
         # Moved corners that match worse were snapped to the wrong edges: the lines
         # were within reach, so the view stands.
