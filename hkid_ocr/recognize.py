@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -56,6 +57,39 @@ def _balance(costs: Sequence[float], lanes: int) -> list[list[int]]:
     return out
 
 
+@dataclass(frozen=True)
+class _Classes:
+    """A recogniser's output classes: the characters, and per field the classes allowed
+    to compete (blank first; decoding looks at these columns only, which is also far
+    cheaper than all of them)."""
+
+    charset: tuple[str, ...]
+    index: dict[str, int]
+    allowed: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, model: OnnxModel, alphabets: dict[str, str]) -> _Classes:
+        raw = model.metadata.get("character")
+        if not raw:
+            raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
+        # rstrip only line ends: some entries are themselves whitespace (U+3000).
+        charset = ("",) + tuple(c.rstrip("\r\n") for c in raw.split("\n")) + (" ",)
+        table = cls(charset, {c: i for i, c in enumerate(charset) if i > 0}, {})
+        for key, alphabet in alphabets.items():
+            table.allowed[key] = np.flatnonzero(table.mask(alphabet))
+        return table
+
+    def mask(self, alphabet: str) -> np.ndarray:
+        """Boolean mask over classes: blank plus the classes of ``alphabet``'s characters."""
+        mask = np.zeros(len(self.charset), bool)
+        mask[0] = True
+        for ch in alphabet:
+            i = self.index.get(ch)
+            if i is not None:
+                mask[i] = True
+        return mask
+
+
 class TextRecognizer:
     """Reads text lines; thread-safe (no state changes after construction).
 
@@ -65,6 +99,11 @@ class TextRecognizer:
 
     ``precise`` is another variant of the network (same dictionary: full precision
     beside an int8 ``model``) that ``read(..., precise=True)`` reads with.
+
+    ``narrow`` is ``model`` with fewer output classes (see
+    :func:`~hkid_ocr.runtime.narrow_recognizer`): lines whose alphabet it holds are read
+    with it, faster and into the same text (the class scores are the same numbers; the
+    probabilities are normalised over its classes only).
     """
 
     def __init__(
@@ -74,14 +113,13 @@ class TextRecognizer:
         *,
         lanes: int = 1,
         precise: OnnxModel | None = None,
+        narrow: OnnxModel | None = None,
     ) -> None:
         raw = model.metadata.get("character")
         if not raw:
             raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
         if precise is not None and precise.metadata.get("character") != raw:
             raise ModelError(f"{precise.name} and {model.name} have different dictionaries")
-        # rstrip only line ends: some entries are themselves whitespace (U+3000).
-        chars = [c.rstrip("\r\n") for c in raw.split("\n")]
         self._model = model
         self._precise = precise if precise is not None else model
         self._lanes = max(1, lanes)
@@ -89,23 +127,27 @@ class TextRecognizer:
         self._pool = (
             ThreadPoolExecutor(self._lanes - 1, thread_name_prefix="hkid-ocr-lane") if self._lanes > 1 else None
         )
-        self.charset: tuple[str, ...] = ("",) + tuple(chars) + (" ",)
-        self._index = {c: i for i, c in enumerate(self.charset) if i > 0}
-        # Per field, the class indices allowed to compete (blank first): decoding looks
-        # at these columns only, which is also far cheaper than all 18,710.
-        self._allowed: dict[str, np.ndarray] = {}
-        for key, alphabet in (alphabets or {}).items():
-            self._allowed[key] = np.flatnonzero(self.class_mask(alphabet))
+        alphabets = alphabets or {}
+        self._classes = _Classes.of(model, alphabets)
+        self.charset: tuple[str, ...] = self._classes.charset
+        self._index = self._classes.index
+        self._narrow: OnnxModel | None = None
+        self._narrow_classes: _Classes | None = None
+        self._narrow_keys: frozenset[str] = frozenset()
+        if narrow is not None:
+            small = _Classes.of(narrow, alphabets)
+            if not set(small.charset) <= set(self.charset):
+                raise ModelError(f"{narrow.name} has characters {model.name} does not: not a narrowed copy of it")
+            self._narrow, self._narrow_classes = narrow, small
+            # A field is read narrow when every character it may hold is kept there.
+            self._narrow_keys = frozenset(
+                key for key, alphabet in alphabets.items()
+                if all(ch in small.index for ch in alphabet if ch in self._index)
+            )
 
     def class_mask(self, alphabet: str) -> np.ndarray:
         """Boolean mask over classes: blank plus the classes of ``alphabet``'s characters."""
-        mask = np.zeros(len(self.charset), bool)
-        mask[0] = True
-        for ch in alphabet:
-            i = self._index.get(ch)
-            if i is not None:
-                mask[i] = True
-        return mask
+        return self._classes.mask(alphabet)
 
     def has_char(self, ch: str) -> bool:
         """Whether the recogniser's dictionary holds ``ch``."""
@@ -142,13 +184,17 @@ class TextRecognizer:
         # probabilities a little, and a reading must depend on its crop alone (not on
         # the other lines of the card, nor on the lanes). Measured on the specimens,
         # runs grouped by width saved nothing on one lane either.
-        model = self._precise if precise else self._model
         lanes = _balance([max(MIN_RUN_WIDTH, int(c.shape[1])) for c in crops], self._lanes)
         out: list[LineReading | None] = [None] * len(crops)
 
         def run_lane(lane: list[int]) -> None:
             for i in lane:
-                out[i] = self._read_one(crops[i], keys[i], model)
+                if precise:
+                    out[i] = self._read_one(crops[i], keys[i], self._precise, self._classes)
+                elif keys[i] in self._narrow_keys:
+                    out[i] = self._read_one(crops[i], keys[i], self._narrow, self._narrow_classes)  # type: ignore[arg-type]
+                else:
+                    out[i] = self._read_one(crops[i], keys[i], self._model, self._classes)
 
         futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
         run_lane(lanes[0])
@@ -156,18 +202,19 @@ class TextRecognizer:
             f.result()  # re-raises a lane's error here
         return [r for r in out if r is not None]
 
-    def _read_one(self, crop: np.ndarray, key: str, model: OnnxModel) -> LineReading:
-        """One model run over one crop."""
+    def _read_one(self, crop: np.ndarray, key: str, model: OnnxModel, classes: _Classes) -> LineReading:
+        """One model run over one crop; ``classes`` are the model's."""
         x, (width,) = self.preprocess([crop])
         probs = model.run(x)[0]  # (T, C), already softmax-normalised
         n_frames = probs.shape[0]
         batch_w = x.shape[3]
         # Frames beyond the crop's real width only see padding.
         t_end = max(1, min(n_frames, int(np.ceil(width / batch_w * n_frames)) + 1))
-        return self._decode(key, probs[:t_end], batch_w / n_frames / width)
+        return self._decode(key, probs[:t_end], batch_w / n_frames / width, classes)
 
-    def _decode(self, key: str, p: np.ndarray, frac_per_frame: float) -> LineReading:
-        allowed = self._allowed.get(key)
+    def _decode(self, key: str, p: np.ndarray, frac_per_frame: float, table: _Classes) -> LineReading:
+        charset = table.charset
+        allowed = table.allowed.get(key)
         if allowed is not None:
             p = p[:, allowed]
             classes = allowed
@@ -190,11 +237,11 @@ class TextRecognizer:
                     k = min(_TOPK, frame.shape[0] - 1)
                     top = np.argpartition(frame, -k)[-k:]
                     top = top[np.argsort(frame[top])[::-1]]
-                    text.append(self.charset[classes[prev]])
+                    text.append(charset[classes[prev]])
                     probs.append(float(frame[prev]))
                     pos.append(float(min(1.0, (run_start + t) / 2 * frac_per_frame)))
                     alts.append(tuple(
-                        (self.charset[classes[j]], float(frame[j])) for j in top if j != 0 and frame[j] > 1e-4
+                        (charset[classes[j]], float(frame[j])) for j in top if j != 0 and frame[j] > 1e-4
                     ))
                 run_start = t
             prev = c

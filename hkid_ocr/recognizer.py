@@ -62,7 +62,7 @@ from .portrait import figures, portrait_crop
 from .quality import RECAPTURE_THRESHOLD, is_photocopy, recapture_score
 from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
 from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for
-from .runtime import OnnxModel
+from .runtime import OnnxModel, narrow_recognizer
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
 from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
@@ -159,10 +159,20 @@ class Recognizer:
             # it drops a star of the symbols, a stroke of the Chinese name or a narrow
             # space of the English name; such a reading does not convince (see
             # _settled) and is read again in fp32 (see _read_lines).
-            main, precise = OnnxModel(files.rec_int8, 1), rec_model
+            main_path, precise = files.rec_int8, rec_model
         else:
-            main, precise = rec_model, None
-        self._recognizer = TextRecognizer(main, {**alphabets, "sex": "女男FM "}, lanes=lanes, precise=precise)
+            main_path, precise = files.rec, None
+        main = OnnxModel(main_path, 1) if precise is not None else rec_model
+        alphabets = {**alphabets, "sex": "女男FM "}
+        narrow = None
+        if self.config.field_rules:
+            # Every field but the Chinese name is digits, Latin letters and a few signs:
+            # those lines are read by a copy of the main model that scores only these
+            # classes (~13% faster a run, the same text; see narrow_recognizer).
+            latin = "".join(a for k, a in alphabets.items() if k != "nameCn")
+            narrow = OnnxModel(main_path.with_name(main_path.stem + ".narrow"), 1,
+                               source=narrow_recognizer(main_path, latin))
+        self._recognizer = TextRecognizer(main, alphabets, lanes=lanes, precise=precise, narrow=narrow)
 
     # -- stages ---------------------------------------------------------------------
 

@@ -99,3 +99,67 @@ def test_precise_model_must_share_the_dictionary(recognizer):
     det = OnnxModel(resolve_models().det, 1)  # a model without the recogniser's dictionary
     with pytest.raises(ModelError, match="different dictionaries"):
         TextRecognizer(recognizer._recognizer._model, {}, precise=det)
+
+
+def _narrowed(model, alphabet: str):
+    from pathlib import Path
+
+    from hkid_ocr.models import resolve_models
+    from hkid_ocr.runtime import OnnxModel, narrow_recognizer
+
+    # The model file the session was loaded from (OnnxModel keeps only its name).
+
+    files = resolve_models()
+    path = next(p for p in (files.rec_int8, files.rec) if p is not None and p.name == model.name)
+    return OnnxModel(Path(path.name + ".narrow"), 1, source=narrow_recognizer(path, alphabet))
+
+
+def test_narrow_model_reads_the_same_text(recognizer):
+    rec = recognizer._recognizer
+    model = rec._model
+    keys = ["idNumber", "issuedDate", "nameEn"]
+    alphabets = {"idNumber": "0123456789()ABCDEFGHIJKLMNOPQRSTUVWXYZ", "issuedDate": "0123456789-",
+                 "nameEn": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz,-.' ", "nameCn": "陳大文李"}
+    narrow = _narrowed(model, "".join(v for k, v in alphabets.items() if k != "nameCn"))
+    crops = [
+        _crop("specimen_2003.jpg", (0.64, 0.845, 0.95, 0.93)),
+        _crop("specimen_2018.jpg", (0.39, 0.85, 0.62, 0.95)),
+        _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33)),
+    ]
+    full = TextRecognizer(model, alphabets).read(crops, keys)
+    both = TextRecognizer(model, alphabets, narrow=narrow)
+    assert both._narrow_keys == {"idNumber", "issuedDate", "nameEn"}  # not the Chinese name
+    fast = both.read(crops, keys)
+    assert [r.text for r in fast] == [r.text for r in full] == ["C668668(E)", "15-09-18", "SAN, Chi Nan"]
+    # The same class scores, normalised over fewer classes: never less probable, and
+    # the same characters in the same places.
+    for a, b in zip(full, fast):
+        assert a.char_pos == b.char_pos
+        assert all(pb >= pa - 1e-6 for pa, pb in zip(a.char_probs, b.char_probs))
+    assert any(b.char_probs != a.char_probs for a, b in zip(full, fast))  # really the narrow model
+
+
+def test_narrow_model_scores_only_its_classes(recognizer):
+    model = recognizer._recognizer._model
+    narrow = _narrowed(model, "0123456789-")
+    assert narrow.metadata["character"].split("\n") == list("-0123456789")  # dictionary order
+    crop = _crop("specimen_2018.jpg", (0.39, 0.85, 0.62, 0.95))
+    x, _ = TextRecognizer.preprocess([crop])
+    p_full, p_narrow = model.run(x)[0], narrow.run(x)[0]
+    assert p_narrow.shape == (p_full.shape[0], 13)  # blank, 11 characters, space
+    rec = TextRecognizer(model)
+    cols = [0] + [rec._index[c] for c in "-0123456789"] + [len(rec.charset) - 1]
+    kept = p_full[:, cols]
+    np.testing.assert_allclose(p_narrow, kept / kept.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+
+
+def test_narrow_model_must_come_from_the_same_dictionary(recognizer):
+    from hkid_ocr.errors import ModelError
+    from hkid_ocr.models import resolve_models
+    from hkid_ocr.runtime import narrow_recognizer
+
+    digits = _narrowed(recognizer._recognizer._model, "0123456789")
+    with pytest.raises(ModelError, match="not a narrowed copy"):
+        TextRecognizer(digits, {}, narrow=_narrowed(recognizer._recognizer._model, "ABC"))
+    with pytest.raises(ModelError, match="cannot narrow"):
+        narrow_recognizer(resolve_models().det, "0123456789")  # the detector has no class layer
