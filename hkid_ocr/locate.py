@@ -188,13 +188,15 @@ def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.
 
 
 def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: int,
-                 rng: np.random.Generator, prefer_inner: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
+                 rng: np.random.Generator, prefer: str = "support") -> tuple[np.ndarray, np.ndarray] | None:
     """The straight line supported by the most sample rows (one candidate point each).
 
     ``rows`` (ascending) says which sample row each point of ``pts`` comes from.
 
-    With ``prefer_inner``, the innermost line whose support is close to the best wins
-    instead (searching outward from the card's text, the first long edge is its border).
+    ``prefer``: "support" takes the line of the most rows (the outermost between equals);
+    "inner" (or "outer") the innermost (outermost) line whose support is close to the
+    best: searching outward from the card's text (inward from a scan's frame), the first
+    long edge met is the card's border.
     """
     if len(pts) < 2:
         return None
@@ -241,12 +243,14 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
         sel = inl[which]
         return (sel * offs[None, :]).sum(axis=1) / np.maximum(1, sel.sum(axis=1))
 
-    if prefer_inner:
-        # Searching outward from the card's text: the first long edge is its border.
+    if prefer != "support":
+        # Searching from the card's text outward (from the frame inward): the first long
+        # edge is its border.
         strong = np.flatnonzero(support >= max(0.6 * best_support, n_rows // 2))
         if len(strong) == 0:
             strong = np.flatnonzero(support == best_support)
-        pick = int(strong[np.argmin(mean_off(strong))])
+        offs_strong = mean_off(strong)
+        pick = int(strong[np.argmin(offs_strong) if prefer == "inner" else np.argmax(offs_strong)])
     else:
         # Most rows first; between equals, the outermost line (the card's border lies
         # outside every printed or photographed edge on the card).
@@ -311,6 +315,7 @@ def snap_to_edges(
     radius: float = 0.04,
     samples: int = 48,
     outward: tuple[float, float] | None = None,
+    inward: float | None = None,
 ) -> np.ndarray:
     """Move each side of ``quad`` onto the straight edge near it that most of the side shares.
 
@@ -324,11 +329,19 @@ def snap_to_edges(
     With ``outward=(inner, outer)`` (fractions of the diagonal) the search runs from
     just inside each side to well outside it and takes the innermost long edge: used
     when the quad is the block of the card's text, whose border lies a little outside.
+    With ``inward`` (a fraction of the diagonal) it runs from each side inward that far
+    and takes the outermost long edge: used when the quad is a scan's frame, and the card
+    lies inside with a margin.
     """
     q = np.asarray(quad, np.float64)
     # Several snaps on one image share its gradients (pass gradients(gray) instead).
     gx, gy = gray if isinstance(gray, tuple) else gradients(gray)
     diag = float(np.linalg.norm(q[2] - q[0]))
+    prefer = "support"
+    if inward is not None:
+        outward, prefer = (-inward, 0.0), "outer"
+    elif outward is not None:
+        prefer = "inner"
     if outward is None:
         r = max(3.0, radius * diag)
         offsets = np.linspace(-r, r, int(2 * r) + 1, dtype=np.float32)
@@ -373,7 +386,7 @@ def snap_to_edges(
         fit = None
         if len(rows):
             fit = _ransac_line(rows, pts[i, rows, cols].astype(np.float64), offsets[cols], len(ts), rng,
-                               prefer_inner=outward is not None)
+                               prefer=prefer)
         if fit is None:
             lines.append(np.array([u[i, 0], u[i, 1], a[i, 0], a[i, 1]]))
         else:
@@ -437,6 +450,12 @@ def iter_candidates(
         if first:
             early = first[0]
             yield snapped(early)
+        elif (inset := _inset(work)) is not None:
+            # No closed outline: a light card on a light scanner lid shows only faint
+            # edges. Straight edges of the card's shape found inward from the frame are
+            # tried before anything else (the whole frame would need a refit, ~25 ms).
+            early = (1.0, inset, "inset")
+            yield CardCandidate(quad=inset / scale, source="inset")
     med = _median_u8(blur)
     found = _outlines(_canny_map(blur, 0.66 * med, 1.33 * med), "edges", sw, sh) + fixed
     if (colour := _colour_map(small)) is not None:
@@ -455,6 +474,27 @@ def iter_candidates(
         order = [*kept, None]
     for item in order:
         yield whole if item is None else snapped(item)
+
+
+#: How far inside a scan's frame its card's border is looked for (fraction of the diagonal).
+INSET_DEPTH = 0.15
+#: ... and how close to a card's aspect the four edges found there must be.
+INSET_ASPECT_TOLERANCE = 0.03
+
+
+def _inset(work: WorkImage) -> np.ndarray | None:
+    """The card inside a scan's frame from the outermost long straight edges within it
+    (working-image pixels), when the four of them have the card's aspect; else None."""
+    sh, sw = work.small.shape[:2]
+    frame = np.array([[0, 0], [sw - 1, 0], [sw - 1, sh - 1], [0, sh - 1]], np.float64)
+    quad = snap_to_edges(work.grads, frame, inward=INSET_DEPTH)
+    if np.abs(quad - frame).max() < 2:
+        return None
+    width = (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3])) / 2
+    height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
+    if height < 1 or abs(width / height / CARD_ASPECT - 1) > INSET_ASPECT_TOLERANCE:
+        return None
+    return snap_to_edges(work.grads, quad, radius=0.012)
 
 
 def _outlines(mask: np.ndarray, src: str, sw: int, sh: int) -> list[tuple[float, np.ndarray, str]]:

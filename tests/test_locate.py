@@ -8,7 +8,7 @@ import pytest
 from conftest import specimen
 from scenes import place
 
-from hkid_ocr.locate import CARD_ASPECT, find_candidates, quad_from_text, quads_from_layout, snap_to_edges
+from hkid_ocr.locate import CARD_ASPECT, find_candidates, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
 
 
 def _best_error(cands, truth):
@@ -44,6 +44,45 @@ def test_snap_moves_a_rough_quad_onto_the_edges():
     rough = truth + np.array([[12, -9], [-10, 8], [9, 11], [-12, -8]])
     snapped = snap_to_edges(img, rough, radius=0.05)
     assert np.abs(snapped - truth).max() < 2.5
+
+
+def _faint_scan(card_size: tuple[int, int], margin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A light card on a light scanner lid, edges too faint for a closed outline."""
+    cw, ch = card_size
+    h, w = ch + 2 * margin[1], cw + 2 * margin[0]
+    img = np.full((h, w, 3), 236, np.uint8)
+    card = cv2.resize(specimen("specimen_2018.jpg"), (cw, ch), interpolation=cv2.INTER_AREA)
+    # Lighten the card towards the lid's colour: its border is then a step of a few levels.
+    card = (0.35 * card.astype(np.float32) + 0.65 * 226).astype(np.uint8)
+    x, y = margin
+    img[y:y + ch, x:x + cw] = card
+    img = cv2.GaussianBlur(img, (3, 3), 0)
+    corners = np.array([[x, y], [x + cw, y], [x + cw, y + ch], [x, y + ch]], np.float64)
+    return img, corners
+
+
+def test_a_faint_card_inside_a_scan_is_found_inward_from_the_frame():
+    img, corners = _faint_scan((700, round(700 / CARD_ASPECT)), (30, 22))
+    first = next(iter_candidates(img, whole_first=True))
+    assert first.source == "inset"
+    assert _best_error([first], corners) < 0.01
+
+
+@pytest.mark.parametrize("width,expect", [(570, True), (700, False)])
+def test_inset_needs_four_edges_of_a_cards_aspect(width, expect):
+    from hkid_ocr.locate import WorkImage, _inset
+
+    # A flat light rectangle 360 px high inside the frame: 570 px wide is a card's
+    # aspect (1.58), 700 px is not (1.94).
+    img = np.full((480, 760, 3), 236, np.uint8)
+    x0 = (760 - width) // 2
+    img[60:420, x0:x0 + width] = 226
+    work = WorkImage(img)
+    quad = _inset(work)
+    assert (quad is not None) == expect
+    if expect:
+        # Working-image pixels, back to the image's.
+        assert np.abs(quad / work.scale - [[x0, 60], [x0 + width, 60], [x0 + width, 420], [x0, 420]]).max() < 2
 
 
 def test_quad_from_text_lines():
