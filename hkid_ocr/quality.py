@@ -38,6 +38,7 @@ _PATCH = 64
 # Patch centres as fractions of the card, spread over text, background and portrait.
 _PATCH_CENTRES = ((0.2, 0.19), (0.5, 0.19), (0.8, 0.32), (0.25, 0.89), (0.55, 0.79), (0.85, 0.89),
                   (0.5, 0.52), (0.15, 0.52))
+_WINDOW = np.outer(np.hanning(_PATCH), np.hanning(_PATCH)).astype(np.float32)
 
 
 def card_chroma(card_bgr: np.ndarray) -> float:
@@ -60,8 +61,7 @@ def recapture_score(image: np.ndarray, quad: np.ndarray) -> float:
     """
     size = (1000, 630)
     H = card_homography(np.asarray(quad, np.float64), size)
-    win = np.outer(np.hanning(_PATCH), np.hanning(_PATCH)).astype(np.float32)
-    logs = []
+    patches = []
     for fx, fy in _PATCH_CENTRES:
         cx, cy = fx * size[0], fy * size[1]
         c, right, down = map_points(H, [(cx, cy), (cx + 10, cy), (cx, cy + 10)])
@@ -70,9 +70,13 @@ def recapture_score(image: np.ndarray, quad: np.ndarray) -> float:
         half = _PATCH / 2
         corners = np.array([c - (u + v) * half, c + (u - v) * half, c + (u + v) * half, c - (u - v) * half])
         patch = cv2.cvtColor(warp_quad(image, corners, _PATCH, _PATCH), cv2.COLOR_BGR2GRAY).astype(np.float32)
-        spec = np.abs(np.fft.fftshift(np.fft.fft2((patch - patch.mean()) * win))) + 1e-3
-        logs.append(np.log(spec))
-    shared = np.exp(np.median(np.stack(logs), axis=0))
+        patches.append((patch - patch.mean()) * _WINDOW)
+    # All patches in one transform (the same numbers as one at a time).
+    spec = np.abs(np.fft.fftshift(np.fft.fft2(np.stack(patches)), axes=(-2, -1))) + 1e-3
+    # The median of eight: the mean of the middle two, as np.median takes it (~4x faster).
+    logs = np.sort(np.log(spec), axis=0)
+    mid = len(patches) // 2
+    shared = np.exp((logs[mid - 1] + logs[mid]) / 2)
     yy, xx = np.mgrid[0:_PATCH, 0:_PATCH]
     r = np.hypot(yy - _PATCH // 2, xx - _PATCH // 2) / _PATCH
     band = shared[(r > 0.12) & (r < 0.48)]
