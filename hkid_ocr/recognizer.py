@@ -413,26 +413,24 @@ class Recognizer:
             # A "correction" no rectification error explains (the lines were matched
             # to the wrong text): keep the corners, but the view is in doubt.
             return view, False
-        grads, scale = work.grads, work.scale
-        if W < CARD_SIZE[0]:
-            if move >= SCREEN_MOVE_MIN:
-                # A move this large is real even on the coarse screening map: the moved
-                # corners are screened, and kept if their lines sit where the design
-                # puts them (two screenings instead of two rectifications at CARD_SIZE).
-                quad = snap_to_edges(grads, map_points(view.homography, moved) * scale, radius=0.015) / scale
-                redone = self._evaluate(img, quad, view.size)
-                check = self._misregistration(redone)
-                if (check is not None and check[1] < SCREEN_REGISTRATION_TOLERANCE
-                        and redone.score >= view.score - 0.05):
-                    return redone, True
-            # The screening map is too coarse to move corners by (it also proposes
-            # moves for cards located right): judge and register at CARD_SIZE.
-            return self._register(img, self._evaluate(img, view.quad, CARD_SIZE), work)
-        quad = snap_to_edges(grads, map_points(view.homography, moved) * scale, radius=0.015) / scale
-        redone = self._evaluate(img, quad, view.size)
-        # Moved corners that match worse were snapped to the wrong edges: the lines
-        # were within reach, so the view stands.
-        return (redone if redone.score >= view.score - 0.05 else view), True
+        screening = W < CARD_SIZE[0]
+        # The screening map is too coarse to move corners by (it also proposes moves for
+        # cards located right), unless the move is large: then the moved corners are
+        # screened, and kept if their lines sit where the design puts them (two
+        # screenings instead of two rectifications at CARD_SIZE).
+        if not screening or move >= SCREEN_MOVE_MIN:
+            grads, scale = work.grads, work.scale
+            quad = snap_to_edges(grads, map_points(view.homography, moved) * scale, radius=0.015) / scale
+            redone = self._evaluate(img, quad, view.size)
+            if not screening:
+                # Moved corners that match worse were snapped to the wrong edges: the
+                # lines were within reach, so the view stands.
+                return (redone if redone.score >= view.score - 0.05 else view), True
+            check = self._misregistration(redone)
+            if check is not None and check[1] < SCREEN_REGISTRATION_TOLERANCE and redone.score >= view.score - 0.05:
+                return redone, True
+        # Judge and register at CARD_SIZE.
+        return self._register(img, self._evaluate(img, view.quad, CARD_SIZE), work)
 
     def _locate_lines(self, img: LoadedImage, view: CardView, work: WorkImage) -> tuple[CardView, Lines]:
         """Each read line's kernel box and whether it was seen (see layout.locate_lines).
