@@ -115,10 +115,9 @@ class TextRecognizer:
         precise: OnnxModel | None = None,
         narrow: OnnxModel | None = None,
     ) -> None:
-        raw = model.metadata.get("character")
-        if not raw:
-            raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
-        if precise is not None and precise.metadata.get("character") != raw:
+        alphabets = alphabets or {}
+        self._classes = _Classes.of(model, alphabets)  # raises ModelError without a dictionary
+        if precise is not None and precise.metadata.get("character") != model.metadata["character"]:
             raise ModelError(f"{precise.name} and {model.name} have different dictionaries")
         self._model = model
         self._precise = precise if precise is not None else model
@@ -127,8 +126,6 @@ class TextRecognizer:
         self._pool = (
             ThreadPoolExecutor(self._lanes - 1, thread_name_prefix="hkid-ocr-lane") if self._lanes > 1 else None
         )
-        alphabets = alphabets or {}
-        self._classes = _Classes.of(model, alphabets)
         self.charset: tuple[str, ...] = self._classes.charset
         self._index = self._classes.index
         self._narrow: OnnxModel | None = None
