@@ -214,8 +214,8 @@ def _ransac_line(rows: np.ndarray, pts: np.ndarray, offs: np.ndarray, n_rows: in
         return None
     nrm = np.stack([-d[:, 1], d[:, 0]], axis=1) / norm[:, None]
     # All hypotheses at once: distance of every point to every hypothesised line
-    # (written out per coordinate: the same numbers as an einsum, several times faster).
-    # (In place, to spare two temporaries: the same numbers.)
+    # (written out per coordinate and in place: the same numbers as an einsum, several
+    # times faster).
     dist = pts[None, :, 0] - p0[:, :1]
     dist *= nrm[:, :1]
     across = pts[None, :, 1] - p0[:, 1:]

@@ -39,6 +39,9 @@ _PATCH = 64
 _PATCH_CENTRES = ((0.2, 0.19), (0.5, 0.19), (0.8, 0.32), (0.25, 0.89), (0.55, 0.79), (0.85, 0.89),
                   (0.5, 0.52), (0.15, 0.52))
 _WINDOW = np.outer(np.hanning(_PATCH), np.hanning(_PATCH)).astype(np.float32)
+# The spectrum's band between the lowest frequencies (the card's layout) and the highest.
+_RADIUS = np.hypot(*(np.mgrid[0:_PATCH, 0:_PATCH] - _PATCH // 2)) / _PATCH
+_BAND = (_RADIUS > 0.12) & (_RADIUS < 0.48)
 
 
 def card_chroma(card_bgr: np.ndarray) -> float:
@@ -77,7 +80,5 @@ def recapture_score(image: np.ndarray, quad: np.ndarray) -> float:
     logs = np.sort(np.log(spec), axis=0)
     mid = len(patches) // 2
     shared = np.exp((logs[mid - 1] + logs[mid]) / 2)
-    yy, xx = np.mgrid[0:_PATCH, 0:_PATCH]
-    r = np.hypot(yy - _PATCH // 2, xx - _PATCH // 2) / _PATCH
-    band = shared[(r > 0.12) & (r < 0.48)]
+    band = shared[_BAND]
     return float(band.max() / np.median(band))
