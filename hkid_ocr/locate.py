@@ -501,10 +501,16 @@ def _outlines(mask: np.ndarray, src: str, sw: int, sh: int) -> list[tuple[float,
     """Card-shaped quads (with their shape scores) of the contours of one binary map."""
     image_area = float(sw * sh)
     out = []
+    min_area = MIN_AREA_FRACTION * image_area
     contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     for c in contours:
+        # Most contours of an edge map are specks: a hull lies inside its contour's
+        # bounding box, so the box alone rules them out without building the hull.
+        _, _, bw, bh = cv2.boundingRect(c)
+        if bw * bh < min_area:
+            continue
         area = float(cv2.contourArea(cv2.convexHull(c)))
-        if area < MIN_AREA_FRACTION * image_area:
+        if area < min_area:
             continue
         quad = _quad_from_contour(c)
         if quad is None:
