@@ -30,7 +30,7 @@ import numpy as np
 from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
 
-__all__ = ["WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates"]
+__all__ = ["FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "snap_twice"]
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -402,6 +402,16 @@ def snap_to_edges(
     return res
 
 
+#: Radius of the last, fine snap of a quad's sides (fraction of its diagonal).
+FINE_SNAP = 0.012
+
+
+def snap_twice(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, radius: float) -> np.ndarray:
+    """:func:`snap_to_edges` in two passes: a coarse one of ``radius`` that can travel to
+    an edge some way off, then a fine one (FINE_SNAP) that settles on it."""
+    return snap_to_edges(grads, snap_to_edges(grads, quad, radius=radius), radius=FINE_SNAP)
+
+
 def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     """Card-shaped quadrilaterals in ``bgr``, best first, then the whole frame.
 
@@ -434,10 +444,7 @@ def iter_candidates(
         return float(cv2.contourArea(item[1].astype(np.float32))) >= LARGE_OUTLINE * image_area
 
     def snapped(item: tuple[float, np.ndarray, str]) -> CardCandidate:
-        # Two passes: a coarse one that can travel, then a fine one.
-        q = snap_to_edges(work.grads, item[1], radius=0.04)
-        q = snap_to_edges(work.grads, q, radius=0.012)
-        return CardCandidate(quad=q / scale, source=item[2])
+        return CardCandidate(quad=snap_twice(work.grads, item[1], 0.04) / scale, source=item[2])
 
     blur = cv2.GaussianBlur(work.gray, (5, 5), 0)
     fixed = _outlines(_canny_map(blur, *FIXED_CANNY), "edges", sw, sh)
@@ -494,7 +501,7 @@ def _inset(work: WorkImage) -> np.ndarray | None:
     height = (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1])) / 2
     if height < 1 or abs(width / height / CARD_ASPECT - 1) > INSET_ASPECT_TOLERANCE:
         return None
-    return snap_to_edges(work.grads, quad, radius=0.012)
+    return snap_to_edges(work.grads, quad, radius=FINE_SNAP)
 
 
 def _outlines(mask: np.ndarray, src: str, sw: int, sh: int) -> list[tuple[float, np.ndarray, str]]:
@@ -529,14 +536,16 @@ _TEXT_SPAN_X = (0.05, 0.93)
 _TEXT_SPAN_Y = (0.05, 0.91)
 
 
-def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.3) -> np.ndarray | None:
+def quad_from_text(
+    text_map: np.ndarray, gray: np.ndarray | tuple[np.ndarray, np.ndarray], threshold: float = 0.3
+) -> np.ndarray | None:
     """Estimate the card from where its text is, when its outline cannot be traced.
 
     ``text_map`` is the detector's probability map over the whole (downscaled) image
-    and ``gray`` the same image in grey. The largest cluster of text lines gives the
-    card's rotation (the lines' direction) and extent (the text block covers a known
-    share of the card); the sides are then snapped onto the card's edges where they
-    are visible. Returns corners clockwise from the top-left-most, in map pixels.
+    and ``gray`` the same image in grey (or its :func:`gradients`). The largest cluster
+    of text lines gives the card's rotation (the lines' direction) and extent (the text
+    block covers a known share of the card); the sides are then snapped onto the card's
+    edges where they are visible. Returns corners clockwise from the top-left-most, in map pixels.
     """
     h, w = text_map.shape
     binary = (text_map > threshold).astype(np.uint8)
@@ -614,7 +623,7 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
     quad = np.stack([rect[:, 0] * cb - rect[:, 1] * sb, rect[:, 0] * sb + rect[:, 1] * cb], axis=1)
     quad = order_clockwise(quad)
     block = quad.copy()
-    grads = gradients(gray)
+    grads = gray if isinstance(gray, tuple) else gradients(gray)
     quad = snap_to_edges(grads, quad, outward=(-0.005, 0.12))
     if np.allclose(quad, block):
         # No border found: assume the usual margins around the text (symmetric, since
@@ -626,7 +635,7 @@ def quad_from_text(text_map: np.ndarray, gray: np.ndarray, threshold: float = 0.
         v = (quad[3] - quad[0]) / 2
         u, v = u / sx, v / sy
         quad = np.array([c - u - v, c + u - v, c + u + v, c - u + v])
-    return snap_to_edges(grads, quad, radius=0.012)
+    return snap_to_edges(grads, quad, radius=FINE_SNAP)
 
 
 def _dominant_angle(angles: np.ndarray, weights: np.ndarray) -> float:

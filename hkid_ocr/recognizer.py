@@ -40,7 +40,7 @@ from .layout import (
     text_box,
 )
 from .names import NameDecision, decide_name
-from .locate import WorkImage, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
+from .locate import WorkImage, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges, snap_twice
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -234,9 +234,8 @@ class Recognizer:
         grads = gradients(gray)
         quads = []
         for _, quad in quads_from_layout(tmap, coarse=LAYOUT_COARSE_SIDE)[:2]:
-            quad = snap_to_edges(grads, order_clockwise(quad), radius=0.03)
-            quads.append(snap_to_edges(grads, quad, radius=0.012))
-        cluster = quad_from_text(tmap, gray)
+            quads.append(snap_twice(grads, order_clockwise(quad), 0.03))
+        cluster = quad_from_text(tmap, grads)
         if cluster is not None:
             quads.append(cluster)
         back = np.array([w / sw, h / sh])
@@ -378,9 +377,7 @@ class Recognizer:
         quad = map_points(view.homography, found[0][1])
         if np.abs(quad - view.quad).max() < REGISTRATION_TOLERANCE * np.linalg.norm(view.quad[2] - view.quad[0]):
             return None  # the same quad: nothing to gain from judging it again
-        grads, scale = work.grads, work.scale
-        quad = snap_to_edges(grads, quad * scale, radius=0.03)
-        return snap_to_edges(grads, quad, radius=0.012) / scale
+        return snap_twice(work.grads, quad * work.scale, 0.03) / work.scale
 
     @staticmethod
     def _misregistration(view: CardView) -> tuple[np.ndarray, float] | None:
