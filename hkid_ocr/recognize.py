@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelError
-from .runtime import OnnxModel
+from .runtime import OnnxModel, dictionary
 from .types import LineReading
 
 __all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for"]
@@ -72,8 +72,7 @@ class _Classes:
         raw = model.metadata.get("character")
         if not raw:
             raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
-        # rstrip only line ends: some entries are themselves whitespace (U+3000).
-        charset = ("",) + tuple(c.rstrip("\r\n") for c in raw.split("\n")) + (" ",)
+        charset = ("",) + tuple(dictionary(raw)) + (" ",)
         table = cls(charset, {c: i for i, c in enumerate(charset) if i > 0}, {})
         for key, alphabet in alphabets.items():
             table.allowed[key] = np.flatnonzero(table.mask(alphabet))

@@ -21,7 +21,7 @@ import onnxruntime as ort
 
 from .errors import AlgorithmError, ModelError
 
-__all__ = ["OnnxModel", "narrow_recognizer", "quantize_recognizer"]
+__all__ = ["OnnxModel", "dictionary", "narrow_recognizer", "quantize_recognizer"]
 
 
 _ALLOCATOR_LOCK = threading.Lock()
@@ -87,6 +87,13 @@ class OnnxModel:
             raise AlgorithmError(f"{self.name} inference failed: {type(exc).__name__}") from exc
 
 
+def dictionary(character: str) -> list[str]:
+    """The characters listed in a PP-OCR recogniser's ``character`` metadata, in class
+    order (the CTC blank before them and the space after are not listed)."""
+    # rstrip only line ends: some entries are themselves whitespace (U+3000).
+    return [c.rstrip("\r\n") for c in character.split("\n")]
+
+
 # --- narrowed recogniser ---------------------------------------------------------------
 #
 # The recogniser's last layer scores all 18,710 classes for every frame (~13% of a run in
@@ -120,7 +127,7 @@ def narrow_recognizer(path: Path, alphabet: str) -> bytes:
     model = onnx.load(str(path))
     g = model.graph
     meta = {p.key: p.value for p in model.metadata_props}
-    chars = [c.rstrip("\r\n") for c in meta.get("character", "").split("\n")]
+    chars = dictionary(meta.get("character", ""))
     n_classes = len(chars) + 2  # blank, the dictionary, the space
     wanted = set(alphabet)
     keep = [0] + [i + 1 for i, c in enumerate(chars) if c in wanted] + [n_classes - 1]
