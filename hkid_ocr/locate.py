@@ -159,8 +159,23 @@ def _colour_map(small: np.ndarray) -> np.ndarray | None:
         grad = np.maximum(grad, cv2.magnitude(gx, gy))
     if grad.max() <= 0:
         return None
-    thr = max(20.0, float(np.percentile(grad, 90)))
+    thr = _percentile_at_least(grad, 90, 20.0)
     return cv2.dilate((grad > thr).astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+
+
+def _percentile_at_least(a: np.ndarray, q: float, floor: float) -> float:
+    """``max(floor, np.percentile(a, q))``, exactly, without sorting when the floor wins.
+
+    The percentile lies between the order statistics at floor(pos) and floor(pos) + 1
+    (pos = q% of n - 1): when at least floor(pos) + 2 values are <= ``floor``, it cannot
+    exceed ``floor``. A counted comparison settles that ~100x faster than the partial
+    sort (most of a scan's colour gradients are faint).
+    """
+    n = a.size
+    pos = q / 100.0 * (n - 1)
+    if n - np.count_nonzero(a > floor) >= int(np.floor(pos)) + 2:
+        return floor
+    return max(floor, float(np.percentile(a, q)))
 
 
 def _region_maps(gray: np.ndarray) -> list[np.ndarray]:
@@ -687,6 +702,7 @@ def quads_from_layout(
     upright: bool = False,
     side: int | None = None,
     coarse: int | None = None,
+    keep: int = 8,
 ) -> list[tuple[float, np.ndarray]]:
     """Find the card by its printed layout in a whole-image text map.
 
@@ -699,7 +715,7 @@ def quads_from_layout(
     (after levelling); sizes grow from there by ``step``. When the orientation is known
     (``upright``), the half turn is not searched; ``side``
     is the long side the map is matched at (default 320 px). With ``coarse`` (a
-    smaller side), every size is searched at that side first and only the best few
+    smaller side), every size is searched at that side first and only the best ``keep``
     (design, half turn, size) are matched again at ``side``, each at its size and the
     two next to it: about a third of the work for the same corners.
     """
@@ -724,7 +740,7 @@ def quads_from_layout(
             key=lambda r: -r[0],
         )
         jobs = list(dict.fromkeys(
-            (design, flipped, tw * step ** k) for _, design, flipped, tw in found[:_COARSE_KEEP] for k in (-1, 0, 1)
+            (design, flipped, tw * step ** k) for _, design, flipped, tw in found[:keep] for k in (-1, 0, 1)
         ))
     results = [_match(level, design, flipped, tw) for design, flipped, tw in jobs]
     results = [r for r in results if r[0] > -np.inf]
@@ -735,10 +751,6 @@ def quads_from_layout(
     for score, rect in sorted(results, key=lambda r: -r[0])[:3]:
         out.append((score, rect @ Ainv[:, :2].T + Ainv[:, 2]))
     return out
-
-
-#: Coarse matches kept for the fine search (quads_from_layout's ``coarse``).
-_COARSE_KEEP = 8
 
 
 def _templates() -> dict:

@@ -97,7 +97,9 @@ class TextRecognizer:
     several cores efficiently, and whole lines in parallel keep every core busy.
 
     ``precise`` is another variant of the network (same dictionary: full precision
-    beside an int8 ``model``) that ``read(..., precise=True)`` reads with.
+    beside an int8 ``model``) that ``read(..., precise=True)`` reads with, one line
+    after another on the calling thread: give its session the cores (threads) to
+    spread each run over.
 
     ``narrow`` is ``model`` with fewer output classes (see
     :func:`~hkid_ocr.runtime.narrow_recognizer`): lines whose alphabet it holds are read
@@ -180,7 +182,12 @@ class TextRecognizer:
         # probabilities a little, and a reading must depend on its crop alone (not on
         # the other lines of the card, nor on the lanes). Measured on the specimens,
         # runs grouped by width saved nothing on one lane either.
-        lanes = _balance([max(MIN_RUN_WIDTH, int(c.shape[1])) for c in crops], self._lanes)
+        if precise:
+            # Precise re-reads are few (mostly one line): the precise session spreads
+            # each over the cores instead (see the class notes).
+            lanes = [list(range(len(crops)))]
+        else:
+            lanes = _balance([max(MIN_RUN_WIDTH, int(c.shape[1])) for c in crops], self._lanes)
         out: list[LineReading | None] = [None] * len(crops)
 
         def run_lane(lane: list[int]) -> None:

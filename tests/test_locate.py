@@ -127,6 +127,31 @@ def test_layout_search_finds_the_card_and_coarse_search_agrees(design):
     assert np.abs(flipped - (np.array([w, h]) - corners)).max() < 0.04 * diag
 
 
+def test_floored_percentile_is_numpys():
+    from hkid_ocr.locate import _percentile_at_least
+
+    rng = np.random.default_rng(7)
+    levels = np.array([0.0, 5.0, 19.5, 20.0, 20.0001, 21.0, 40.0], np.float32)
+    for i in range(400):
+        n = int(rng.integers(1, 60))
+        # Values bunched at the floor (ties where the shortcut decides), or spread.
+        a = rng.choice(levels, n) if i % 2 else (rng.random(n) * rng.uniform(1, 60)).astype(np.float32)
+        assert _percentile_at_least(a, 90, 20.0) == max(20.0, float(np.percentile(a, 90)))
+
+
+def test_coarse_search_keeping_few_agrees_with_the_full_search():
+    # The refit's setting (upright, a few coarse matches kept) on a map holding one card.
+    from hkid_ocr.recognizer import REFIT_COARSE_KEEP, REFIT_COARSE_SIDE, REFIT_SIDE
+
+    tmap, corners = _layout_scene("2018", 60, 80, 420)
+    full = quads_from_layout(tmap, min_width=0.6, step=1.03, upright=True, side=REFIT_SIDE)
+    few = quads_from_layout(tmap, min_width=0.6, step=1.03, upright=True, side=REFIT_SIDE,
+                            coarse=REFIT_COARSE_SIDE, keep=REFIT_COARSE_KEEP)
+    diag = np.linalg.norm(corners[2] - corners[0])
+    assert np.abs(full[0][1] - corners).max() < 0.04 * diag
+    assert np.abs(few[0][1] - full[0][1]).max() < 0.01 * diag
+
+
 def test_histogram_median_is_numpys_median():
     from hkid_ocr.locate import _median_u8
 

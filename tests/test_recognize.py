@@ -89,6 +89,12 @@ def test_precise_reads_use_the_precise_model(recognizer):
     assert alone.text == precise.text == fast.text == "C668668(E)"
     assert precise.char_probs == alone.char_probs
     assert fast.char_probs != alone.char_probs  # really the other (int8) model
+    # Several precise lines (read one after another): each as it reads alone, in order.
+    other = _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33))
+    pair = both.read([other, crop], ["nameEn", "idNumber"], precise=True)
+    assert [r.key for r in pair] == ["nameEn", "idNumber"]
+    assert pair[1].char_probs == alone.char_probs
+    assert pair[0] == TextRecognizer(fp32, {}).read([other], ["nameEn"])[0]
 
 
 def test_precise_model_must_share_the_dictionary(recognizer):
