@@ -22,7 +22,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -30,7 +32,47 @@ import numpy as np
 from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
 
-__all__ = ["FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "snap_twice"]
+__all__ = [
+    "FINE_SNAP", "WORK_SIDE", "WorkImage", "Workers", "find_candidates", "gradients", "iter_candidates", "snap_twice",
+]
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+class Workers:
+    """Runs a stage's independent jobs on ``n`` threads: the calling one and n - 1 of a pool.
+
+    For jobs whose work is inside OpenCV, which releases the GIL (template matching:
+    ~1.8x faster on two cores, measured). Results come back in the jobs' order and are
+    the same numbers as one thread gives. Safe to share between threads.
+
+    Example:
+        >>> Workers(2).map(lambda x: x * x, [1, 2, 3])
+        [1, 4, 9]
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = max(1, int(n))
+        self._pool = ThreadPoolExecutor(self.n - 1, thread_name_prefix="hkid-ocr-locate") if self.n > 1 else None
+
+    def map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+        """``[fn(x) for x in items]``, the items dealt round-robin to the threads."""
+        if self._pool is None or len(items) < 2:
+            return [fn(x) for x in items]
+        n = min(self.n, len(items))
+        # Dealt round-robin, not in blocks: neighbouring jobs cost alike (one template
+        # size and the next), so each thread gets a like share.
+        futures = [self._pool.submit(lambda k=k: [fn(x) for x in items[k::n]]) for k in range(1, n)]
+        shares = [[fn(x) for x in items[0::n]]] + [f.result() for f in futures]
+        out: list[_R] = [None] * len(items)  # type: ignore[list-item]
+        for k, share in enumerate(shares):
+            out[k::n] = share
+        return out
+
+
+#: The default: jobs run on the calling thread only.
+SERIAL = Workers(1)
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -703,6 +745,7 @@ def quads_from_layout(
     side: int | None = None,
     coarse: int | None = None,
     keep: int = 8,
+    workers: Workers = SERIAL,
 ) -> list[tuple[float, np.ndarray]]:
     """Find the card by its printed layout in a whole-image text map.
 
@@ -717,7 +760,8 @@ def quads_from_layout(
     is the long side the map is matched at (default 320 px). With ``coarse`` (a
     smaller side), every size is searched at that side first and only the best ``keep``
     (design, half turn, size) are matched again at ``side``, each at its size and the
-    two next to it: about a third of the work for the same corners.
+    two next to it: about a third of the work for the same corners. The matches are
+    shared among ``workers``.
     """
     theta = text_direction(text_map)
     if theta is None:
@@ -735,14 +779,15 @@ def quads_from_layout(
     if coarse is not None and coarse < side:
         clevel, _ = _level_map(text_map, theta, coarse)
         ratio = clevel.shape[1] / lw
+        scores = workers.map(lambda j: _match(clevel, j[0], j[1], j[2] * ratio)[0], jobs)
         found = sorted(
-            ((_match(clevel, design, flipped, tw * ratio)[0], design, flipped, tw) for design, flipped, tw in jobs),
+            ((score, design, flipped, tw) for score, (design, flipped, tw) in zip(scores, jobs)),
             key=lambda r: -r[0],
         )
         jobs = list(dict.fromkeys(
             (design, flipped, tw * step ** k) for _, design, flipped, tw in found[:keep] for k in (-1, 0, 1)
         ))
-    results = [_match(level, design, flipped, tw) for design, flipped, tw in jobs]
+    results = workers.map(lambda j: _match(level, *j), jobs)
     results = [r for r in results if r[0] > -np.inf]
     if not results:
         return []

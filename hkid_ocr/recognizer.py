@@ -40,7 +40,7 @@ from .layout import (
     text_box,
 )
 from .names import NameDecision, decide_name
-from .locate import WorkImage, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges, snap_twice
+from .locate import WorkImage, Workers, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges, snap_twice
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -154,6 +154,8 @@ class Recognizer:
         # second thread (measured), so cores are used by reading several lines at once
         # instead (TextRecognizer lanes).
         self._detector = TextDetector(OnnxModel(files.det, lanes))
+        # The layout searches' template matches run on every core too (see Workers).
+        self._workers = Workers(lanes)
         if self.config.int8 and files.rec_int8 is None:
             raise ModelError(f"the int8 recogniser has not been built: run `{FETCH_COMMAND}`")
         use_int8 = files.rec_int8 is not None and self.config.int8 is not False
@@ -242,7 +244,7 @@ class Recognizer:
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         grads = gradients(gray)
         quads = []
-        for _, quad in quads_from_layout(tmap, coarse=LAYOUT_COARSE_SIDE)[:2]:
+        for _, quad in quads_from_layout(tmap, coarse=LAYOUT_COARSE_SIDE, workers=self._workers)[:2]:
             quads.append(snap_twice(grads, order_clockwise(quad), 0.03))
         cluster = quad_from_text(tmap, grads)
         if cluster is not None:
@@ -380,7 +382,7 @@ class Recognizer:
         # The view is upright: only sizes, places and the two designs are searched.
         found = quads_from_layout(
             view.text_map, min_width=REFIT_MIN_WIDTH, step=1.03, upright=True, side=REFIT_SIDE,
-            coarse=REFIT_COARSE_SIDE, keep=REFIT_COARSE_KEEP,
+            coarse=REFIT_COARSE_SIDE, keep=REFIT_COARSE_KEEP, workers=self._workers,
         )
         if not found:
             return None
