@@ -520,6 +520,13 @@ def iter_candidates(
             # tried before anything else (the whole frame would need a refit, ~25 ms).
             early = (1.0, inset, "inset")
             yield CardCandidate(quad=inset / scale, source="inset")
+    whole = CardCandidate(quad=np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64),
+                          source="whole")
+    whole_done = whole_first and early is None
+    if whole_done:
+        # A scan without a traced outline: the whole frame (which the recognizer refits
+        # to the card inside) comes before the other maps are made (~6 ms).
+        yield whole
     med = _median_u8(blur)
     found = _outlines(_canny_map(blur, 0.66 * med, 1.33 * med), "edges", sw, sh) + fixed
     if (colour := _colour_map(small)) is not None:
@@ -529,15 +536,16 @@ def iter_candidates(
     kept = _dedupe(found)[:MAX_CANDIDATES]
     if early is not None:
         kept = [k for k in kept if not _near(k[1], early[1])]
-    whole = CardCandidate(quad=np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64),
-                          source="whole")
     if whole_first:
         big = [k for k in kept if large(k)]
         order: list[tuple[float, np.ndarray, str] | None] = [*big, None, *(k for k in kept if k not in big)]
     else:
         order = [*kept, None]
     for item in order:
-        yield whole if item is None else snapped(item)
+        if item is not None:
+            yield snapped(item)
+        elif not whole_done:
+            yield whole
 
 
 #: How far inside a scan's frame its card's border is looked for (fraction of the diagonal).

@@ -26,6 +26,19 @@ def test_whole_frame_is_always_a_candidate():
     assert cands[-1].source == "whole"
 
 
+def test_a_scan_without_an_outline_tries_its_whole_frame_first_and_once():
+    # Card-shaped, flat: no outline in any map, no edges inward for an inset.
+    img = np.full((300, 476, 3), 200, np.uint8)
+    cands = list(iter_candidates(img, whole_first=True))
+    assert cands[0].source == "whole"
+    assert [c.source for c in cands].count("whole") == 1
+    # With an outline that fills most of the frame, that outline comes first.
+    framed = img.copy()
+    cv2.rectangle(framed, (12, 10), (463, 289), (60, 60, 60), 3)
+    sources = [c.source for c in iter_candidates(framed, whole_first=True)]
+    assert sources[0] != "whole" and sources.count("whole") == 1
+
+
 def test_card_on_plain_background():
     scene = place(specimen("specimen_2018.jpg"), card_width=0.5, rotate=12, background="plain")
     assert _best_error(find_candidates(scene.image), scene.corners) < 0.01
