@@ -61,13 +61,17 @@ class Workers:
         if self._pool is None or len(items) < 2:
             return [fn(x) for x in items]
         n = min(self.n, len(items))
+
         # Dealt round-robin, not in blocks: neighbouring jobs cost alike (one template
         # size and the next), so each thread gets a like share.
-        futures = [self._pool.submit(lambda k=k: [fn(x) for x in items[k::n]]) for k in range(1, n)]
-        shares = [[fn(x) for x in items[0::n]]] + [f.result() for f in futures]
+        def deal(k: int) -> list[_R]:
+            return [fn(x) for x in items[k::n]]
+
+        futures = [self._pool.submit(deal, k) for k in range(1, n)]
+        shares = [deal(0)] + [f.result() for f in futures]
         out: list[_R] = [None] * len(items)  # type: ignore[list-item]
-        for k, share in enumerate(shares):
-            out[k::n] = share
+        for k, results in enumerate(shares):
+            out[k::n] = results
         return out
 
 

@@ -40,7 +40,16 @@ from .layout import (
     text_box,
 )
 from .names import NameDecision, decide_name
-from .locate import WorkImage, Workers, gradients, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges, snap_twice
+from .locate import (
+    WorkImage,
+    Workers,
+    gradients,
+    iter_candidates,
+    quad_from_text,
+    quads_from_layout,
+    snap_to_edges,
+    snap_twice,
+)
 from .parse import (
     ALPHABETS,
     is_cjk,
@@ -159,14 +168,14 @@ class Recognizer:
         self._workers = Workers(lanes)
         if self.config.int8 and files.rec_int8 is None:
             raise ModelError(f"the int8 recogniser has not been built: run `{FETCH_COMMAND}`")
-        use_int8 = files.rec_int8 is not None and self.config.int8 is not False
-        rec_model = OnnxModel(files.rec, lanes if use_int8 else 1)
+        int8_path = files.rec_int8 if self.config.int8 is not False else None
+        rec_model = OnnxModel(files.rec, lanes if int8_path is not None else 1)
         probe = TextRecognizer(rec_model)
         # The Chinese name may only hold ideographs: build that alphabet from the
         # model's own dictionary.
         cjk = "".join(c for c in probe.charset if len(c) == 1 and is_cjk(c))
         alphabets = {**ALPHABETS, "nameCn": cjk} if self.config.field_rules else {}
-        if use_int8:
+        if int8_path is not None:
             # int8 reads digits and dates as well as fp32 does (benchmark). Now and then
             # it drops a star of the symbols, a stroke of the Chinese name or a narrow
             # space of the English name; such a reading does not convince (see
@@ -174,7 +183,7 @@ class Recognizer:
             # mostly one line, which a single-threaded session would read on one core
             # with the others idle: this session gets every lane's core (one fp32 line
             # ~1.65x faster on two; the same numbers, measured bit for bit).
-            main_path, precise = files.rec_int8, rec_model
+            main_path, precise = int8_path, rec_model
         else:
             main_path, precise = files.rec, None
         main = OnnxModel(main_path, 1) if precise is not None else rec_model
