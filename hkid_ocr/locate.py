@@ -22,61 +22,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
 
 from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
+from .workers import SERIAL, Workers
 
-__all__ = [
-    "FINE_SNAP", "WORK_SIDE", "WorkImage", "Workers", "find_candidates", "gradients", "iter_candidates", "snap_twice",
-]
-
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-class Workers:
-    """Runs a stage's independent jobs on ``n`` threads: the calling one and n - 1 of a pool.
-
-    For jobs whose work is inside OpenCV, which releases the GIL (template matching:
-    ~1.8x faster on two cores, measured). Results come back in the jobs' order and are
-    the same numbers as one thread gives. Safe to share between threads.
-
-    Example:
-        >>> Workers(2).map(lambda x: x * x, [1, 2, 3])
-        [1, 4, 9]
-    """
-
-    def __init__(self, n: int) -> None:
-        self.n = max(1, int(n))
-        self._pool = ThreadPoolExecutor(self.n - 1, thread_name_prefix="hkid-ocr-locate") if self.n > 1 else None
-
-    def map(self, fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
-        """``[fn(x) for x in items]``, the items dealt round-robin to the threads."""
-        if self._pool is None or len(items) < 2:
-            return [fn(x) for x in items]
-        n = min(self.n, len(items))
-
-        # Dealt round-robin, not in blocks: neighbouring jobs cost alike (one template
-        # size and the next), so each thread gets a like share.
-        def deal(k: int) -> list[_R]:
-            return [fn(x) for x in items[k::n]]
-
-        futures = [self._pool.submit(deal, k) for k in range(1, n)]
-        shares = [deal(0)] + [f.result() for f in futures]
-        out: list[_R] = [None] * len(items)  # type: ignore[list-item]
-        for k, results in enumerate(shares):
-            out[k::n] = results
-        return out
-
-
-#: The default: jobs run on the calling thread only.
-SERIAL = Workers(1)
+__all__ = ["FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "snap_twice"]
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -540,16 +495,15 @@ def iter_candidates(
     kept = _dedupe(found)[:MAX_CANDIDATES]
     if early is not None:
         kept = [k for k in kept if not _near(k[1], early[1])]
+    # None stands for the whole frame (unless it was tried already).
+    frame: list[None] = [] if whole_done else [None]
     if whole_first:
         big = [k for k in kept if large(k)]
-        order: list[tuple[float, np.ndarray, str] | None] = [*big, None, *(k for k in kept if k not in big)]
+        order: list[tuple[float, np.ndarray, str] | None] = [*big, *frame, *(k for k in kept if k not in big)]
     else:
-        order = [*kept, None]
+        order = [*kept, *frame]
     for item in order:
-        if item is not None:
-            yield snapped(item)
-        elif not whole_done:
-            yield whole
+        yield whole if item is None else snapped(item)
 
 
 #: How far inside a scan's frame its card's border is looked for (fraction of the diagonal).

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from .errors import ModelError
 from .runtime import OnnxModel, dictionary
 from .types import LineReading
+from .workers import Workers
 
 __all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for"]
 
@@ -123,10 +123,8 @@ class TextRecognizer:
         self._model = model
         self._precise = precise if precise is not None else model
         self._lanes = max(1, lanes)
-        # The calling thread is one lane; the pool runs the others.
-        self._pool = (
-            ThreadPoolExecutor(self._lanes - 1, thread_name_prefix="hkid-ocr-lane") if self._lanes > 1 else None
-        )
+        # The calling thread is one lane; a pool runs the others.
+        self._workers = Workers(self._lanes, "hkid-ocr-lane")
         self.charset: tuple[str, ...] = self._classes.charset
         self._index = self._classes.index
         self._narrow: OnnxModel | None = None
@@ -199,10 +197,7 @@ class TextRecognizer:
                 else:
                     out[i] = self._read_one(crops[i], keys[i], self._model, self._classes)
 
-        futures = [self._pool.submit(run_lane, lane) for lane in lanes[1:]] if self._pool else []
-        run_lane(lanes[0])
-        for f in futures:
-            f.result()  # re-raises a lane's error here
+        self._workers.map(run_lane, lanes)  # one lane a thread; a lane's error is raised here
         return [r for r in out if r is not None]
 
     def _read_one(self, crop: np.ndarray, key: str, model: OnnxModel, classes: _Classes) -> LineReading:

@@ -42,7 +42,6 @@ from .layout import (
 from .names import NameDecision, decide_name
 from .locate import (
     WorkImage,
-    Workers,
     gradients,
     iter_candidates,
     quad_from_text,
@@ -75,6 +74,7 @@ from .runtime import OnnxModel, narrow_recognizer
 from .schema import CardData, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
 from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
+from .workers import Workers
 
 __all__ = ["Recognizer", "recognize"]
 
@@ -165,7 +165,7 @@ class Recognizer:
         # instead (TextRecognizer lanes).
         self._detector = TextDetector(OnnxModel(files.det, lanes))
         # The layout searches' template matches run on every core too (see Workers).
-        self._workers = Workers(lanes)
+        self._workers = Workers(lanes, "hkid-ocr-locate")
         if self.config.int8 and files.rec_int8 is None:
             raise ModelError(f"the int8 recogniser has not been built: run `{FETCH_COMMAND}`")
         int8_path = files.rec_int8 if self.config.int8 is not False else None

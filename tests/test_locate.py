@@ -165,11 +165,9 @@ def test_coarse_search_keeping_few_agrees_with_the_full_search():
     assert np.abs(few[0][1] - full[0][1]).max() < 0.01 * diag
 
 
-def test_workers_keep_the_jobs_order_and_the_layout_search_its_answer():
-    from hkid_ocr.locate import Workers
+def test_layout_search_on_workers_gives_its_answer():
+    from hkid_ocr.workers import Workers
 
-    assert Workers(3).map(lambda x: x * 10, list(range(7))) == [0, 10, 20, 30, 40, 50, 60]
-    assert Workers(2).map(abs, [-4]) == [4] and Workers(2).map(abs, []) == []
     tmap, _ = _layout_scene("2003", 120, 100, 360)
     alone = quads_from_layout(tmap, coarse=120)
     shared = quads_from_layout(tmap, coarse=120, workers=Workers(2))
