@@ -428,6 +428,76 @@ def snap_twice(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, radius: f
     return snap_to_edges(grads, snap_to_edges(grads, quad, radius=radius), radius=FINE_SNAP)
 
 
+
+#: Gradient across a side (Sobel of 8-bit grey) above which a sample counts as on an edge.
+EDGE_RESPONSE = 30.0
+
+
+def edge_support(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, samples: int = 48) -> np.ndarray:
+    """Per side of ``quad``, the share of its length that lies on an edge running along it.
+
+    Each side is sampled along its whole length (bar the rounded corners), and a sample
+    counts when the gradient across the side, within a pixel of it, is strong. A card's
+    border runs the whole length of each side; a line through clutter or print does not.
+    """
+    gx, gy = grads
+    q = np.asarray(quad, np.float64)
+    ab = np.roll(q, -1, axis=0) - q
+    lengths = np.linalg.norm(ab, axis=1)
+    if lengths.min() < 1:
+        return np.zeros(4)
+    u = ab / lengths[:, None]
+    n = np.stack([u[:, 1], -u[:, 0]], axis=1)
+    ts = np.linspace(0.05, 0.95, samples)
+    offsets = np.array([-1.0, 0.0, 1.0])
+    pts = q[:, None, None, :] + ts[None, :, None, None] * ab[:, None, None, :] + offsets[None, None, :, None] * n[:, None, None, :]
+    mx = pts[..., 0].astype(np.float32).reshape(1, -1)
+    my = pts[..., 1].astype(np.float32).reshape(1, -1)
+    shape = (4, samples, len(offsets))
+    sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(shape)
+    sy = cv2.remap(gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(shape)
+    across = np.abs(sx * n[:, None, None, 0] + sy * n[:, None, None, 1]).max(axis=2)
+    return (across > EDGE_RESPONSE).mean(axis=1)
+
+
+#: How far a re-placed side must move to be worth judging (fraction of the diagonal).
+REPAIR_MIN_MOVE = 0.03
+#: Radius of the snap that settles a re-placed side (fraction of the diagonal): the
+#: card's proportions place it only roughly under perspective.
+REPAIR_SNAP = 0.05
+
+
+def repaired_outlines(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """Outlines with one side of ``quad`` re-placed by the card's proportions, best first.
+
+    A card lying against an object of its own brightness often traces an outline
+    with three true sides and a fourth along the other object's edge. Each side in
+    turn is taken as the wrong one: the sides next to it are cut to the length the
+    card's aspect gives from the side opposite (which may be a long or a short side:
+    both are tried), and the quad is snapped to the edges near it. Returns (the
+    shortest edge support among the four sides, see :func:`edge_support`, corners),
+    in the grads' pixels; a true outline scores near 1.
+    """
+    q = order_clockwise(np.asarray(quad, np.float64))
+    diag = float(np.linalg.norm(q[2] - q[0]))
+    lengths = [float(np.linalg.norm(q[(i + 1) % 4] - q[i])) for i in range(4)]
+    out = []
+    for k in range(4):
+        # Side k runs q[k] -> q[k+1]; the sides next to it end there, starting from the
+        # opposite side's corners q[k+3] and q[k+2].
+        a, b = q[(k + 3) % 4], q[(k + 2) % 4]
+        ua = (q[k] - a) / max(float(np.linalg.norm(q[k] - a)), 1e-9)
+        ub = (q[(k + 1) % 4] - b) / max(float(np.linalg.norm(q[(k + 1) % 4] - b)), 1e-9)
+        for ratio in (1 / CARD_ASPECT, CARD_ASPECT):
+            length = lengths[(k + 2) % 4] * ratio
+            moved = q.copy()
+            moved[k], moved[(k + 1) % 4] = a + ua * length, b + ub * length
+            if np.linalg.norm(moved - q, axis=1).max() < REPAIR_MIN_MOVE * diag:
+                continue
+            snapped = snap_to_edges(grads, moved, radius=REPAIR_SNAP)
+            out.append((float(edge_support(grads, snapped).min()), snapped))
+    return sorted(out, key=lambda r: -r[0])
+
 def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     """Card-shaped quadrilaterals in ``bgr``, best first, then the whole frame.
 

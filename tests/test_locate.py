@@ -8,7 +8,17 @@ import pytest
 from conftest import specimen
 from scenes import place
 
-from hkid_ocr.locate import CARD_ASPECT, find_candidates, iter_candidates, quad_from_text, quads_from_layout, snap_to_edges
+from hkid_ocr.locate import (
+    CARD_ASPECT,
+    edge_support,
+    find_candidates,
+    gradients,
+    iter_candidates,
+    quad_from_text,
+    quads_from_layout,
+    repaired_outlines,
+    snap_to_edges,
+)
 
 
 def _best_error(cands, truth):
@@ -57,6 +67,46 @@ def test_snap_moves_a_rough_quad_onto_the_edges():
     rough = truth + np.array([[12, -9], [-10, 8], [9, 11], [-12, -8]])
     snapped = snap_to_edges(img, rough, radius=0.05)
     assert np.abs(snapped - truth).max() < 2.5
+
+
+def _card_over_a_sheet() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A light card whose bottom edge meets a grey sheet of its width: the outline of
+    both together has the card's top and sides and the sheet's bottom."""
+    img = np.full((480, 600), 40, np.uint8)
+    cv2.rectangle(img, (120, 150), (400, 430), 170, -1)  # the sheet
+    cv2.rectangle(img, (120, 80), (437, 280), 220, -1)  # the card, drawn over it
+    cv2.rectangle(img, (320, 140), (400, 250), 90, -1)  # a portrait
+    truth = np.array([[120, 80], [437, 80], [437, 280], [120, 280]], float)
+    merged = np.array([[120, 80], [437, 80], [400, 430], [120, 430]], float)
+    return img, truth, merged
+
+
+def test_edge_support_finds_the_side_that_runs_off_the_border():
+    img, truth, merged = _card_over_a_sheet()
+    grads = gradients(img)
+    assert edge_support(grads, truth).min() > 0.95
+    support = edge_support(grads, merged)
+    assert support[0] > 0.95 and support[3] > 0.95  # the card's top and left edge
+    assert support[1] < 0.8  # leaves the card's right edge for the sheet's corner
+
+
+@pytest.mark.parametrize("turn", [0, 1, 2, 3])
+def test_an_outline_with_one_wrong_side_is_repaired_by_the_cards_proportions(turn):
+    img, truth, merged = _card_over_a_sheet()
+    # The same scene a quarter turn at a time: each side in turn is the wrong one.
+    h, w = img.shape
+    for _ in range(turn):
+        img = np.ascontiguousarray(np.rot90(img, -1))
+        truth = np.stack([h - 1 - truth[:, 1], truth[:, 0]], axis=1)
+        merged = np.stack([h - 1 - merged[:, 1], merged[:, 0]], axis=1)
+        h, w = w, h
+    found = repaired_outlines(gradients(img), merged)
+    support, quad = found[0]
+    assert support > 0.85
+    # Any corner order: compare as sets of points.
+    err = max(np.linalg.norm(quad - p, axis=1).min() for p in truth)
+    assert err < 3
+    assert all(s <= support for s, _ in found)
 
 
 def _faint_scan(card_size: tuple[int, int], margin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
