@@ -325,6 +325,18 @@ class WorkImage:
         return self._grads
 
 
+def _across_sides(grads: tuple[np.ndarray, np.ndarray], pts: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The gradient across each side at sample points: |grad . n| at ``pts`` (side,
+    place along it, offset across it, xy), ``n`` the sides' unit normals; 0 off the image."""
+    gx, gy = grads
+    shape = pts.shape[:3]
+    mx = pts[..., 0].astype(np.float32).reshape(-1, shape[2])
+    my = pts[..., 1].astype(np.float32).reshape(-1, shape[2])
+    sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    sy = cv2.remap(gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.abs(sx.reshape(shape) * n[:, 0, None, None] + sy.reshape(shape) * n[:, 1, None, None])
+
+
 def snap_to_edges(
     gray: np.ndarray | tuple[np.ndarray, np.ndarray],
     quad: np.ndarray,
@@ -378,13 +390,7 @@ def snap_to_edges(
     n = np.stack([u[:, 1], -u[:, 0]], axis=1)  # outward for clockwise corners (y down)
     base = a[:, None, :] + ts[None, :, None] * ab[:, None, :]
     pts = base[:, :, None, :] + offsets[None, None, :, None] * n[:, None, None, :]
-    n_off = len(offsets)
-    mx = pts[..., 0].astype(np.float32).reshape(-1, n_off)
-    my = pts[..., 1].astype(np.float32).reshape(-1, n_off)
-    sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    sy = cv2.remap(gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    shape = (4, len(ts), n_off)
-    resp = np.abs(sx.reshape(shape) * n[:, 0, None, None] + sy.reshape(shape) * n[:, 1, None, None])
+    resp = _across_sides((gx, gy), pts, n)
     # Candidates: local maxima of each profile, the strongest three, above a floor.
     floor = np.maximum(10.0, 0.2 * np.percentile(resp.max(axis=2), 75, axis=1))
     peak = (resp >= np.roll(resp, 1, axis=2)) & (resp >= np.roll(resp, -1, axis=2)) & (resp > floor[:, None, None])
@@ -428,7 +434,6 @@ def snap_twice(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, radius: f
     return snap_to_edges(grads, snap_to_edges(grads, quad, radius=radius), radius=FINE_SNAP)
 
 
-
 #: Gradient across a side (Sobel of 8-bit grey) above which a sample counts as on an edge.
 EDGE_RESPONSE = 30.0
 
@@ -440,7 +445,6 @@ def edge_support(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, samples
     counts when the gradient across the side, within a pixel of it, is strong. A card's
     border runs the whole length of each side; a line through clutter or print does not.
     """
-    gx, gy = grads
     q = np.asarray(quad, np.float64)
     ab = np.roll(q, -1, axis=0) - q
     lengths = np.linalg.norm(ab, axis=1)
@@ -450,13 +454,9 @@ def edge_support(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, samples
     n = np.stack([u[:, 1], -u[:, 0]], axis=1)
     ts = np.linspace(0.05, 0.95, samples)
     offsets = np.array([-1.0, 0.0, 1.0])
-    pts = q[:, None, None, :] + ts[None, :, None, None] * ab[:, None, None, :] + offsets[None, None, :, None] * n[:, None, None, :]
-    mx = pts[..., 0].astype(np.float32).reshape(1, -1)
-    my = pts[..., 1].astype(np.float32).reshape(1, -1)
-    shape = (4, samples, len(offsets))
-    sx = cv2.remap(gx, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(shape)
-    sy = cv2.remap(gy, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).reshape(shape)
-    across = np.abs(sx * n[:, None, None, 0] + sy * n[:, None, None, 1]).max(axis=2)
+    base = q[:, None, :] + ts[None, :, None] * ab[:, None, :]
+    pts = base[:, :, None, :] + offsets[None, None, :, None] * n[:, None, None, :]
+    across = _across_sides(grads, pts, n).max(axis=2)
     return (across > EDGE_RESPONSE).mean(axis=1)
 
 
@@ -497,6 +497,7 @@ def repaired_outlines(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray) ->
             snapped = snap_to_edges(grads, moved, radius=REPAIR_SNAP)
             out.append((float(edge_support(grads, snapped).min()), snapped))
     return sorted(out, key=lambda r: -r[0])
+
 
 def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
     """Card-shaped quadrilaterals in ``bgr``, best first, then the whole frame.

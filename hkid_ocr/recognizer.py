@@ -128,7 +128,8 @@ SCREEN_MOVE_MIN = 0.02
 #: nearly as well: its own score is flattered by the lines it matched wrongly.
 DOUBT_MARGIN = 0.1
 #: Edge support (locate.edge_support) every side of a repaired outline needs to be
-#: screened: on the benchmark's photos, 25 of 27 outlines above it were the card's.
+#: screened: of the 93 benchmark photos that needed the text search, 21 best outlines
+#: were repaired above it, each to the card's true corners (checked against the truth).
 REPAIR_SUPPORT = 0.85
 
 
