@@ -179,14 +179,25 @@ def narrow_recognizer(path: Path, alphabet: str) -> bytes:
 # at build time, and the result depends only on the two inputs and the tool versions.
 #
 # Recipe: opset 11 -> 17; onnxruntime's quantisation pre-processing; the erf-form GELU
-# fused into com.microsoft.Gelu (a QDQ graph keeps onnxruntime from fusing it, and the
-# unfused form costs ~20% of a run); QDQ with uint8 activations, int8 per-channel weights,
-# Conv and MatMul quantised except the depthwise and squeeze-excite convs (cheap in fp32,
-# sensitive in int8).
+# fused into one contrib op (a QDQ graph keeps onnxruntime from fusing it, and the
+# unfused form costs ~20% of a run): com.microsoft.FastGelu, its tanh form (recipe
+# "gelu": "tanh"; within 5e-4 of the erf form, far below an int8 step, and ~35% cheaper:
+# a run ~3.5% faster), or com.microsoft.Gelu ("erf"); QDQ with uint8 activations, int8
+# per-channel weights, Conv and MatMul quantised except the depthwise and squeeze-excite
+# convs (cheap in fp32, sensitive in int8).
 
 
-def _fuse_gelu(model: "onnx.ModelProto") -> int:  # type: ignore[name-defined]  # noqa: F821
-    """In place: x/sqrt2 -> Erf -> +1 -> *x -> *0.5 becomes one com.microsoft.Gelu."""
+#: The contrib op each GELU form of the int8 recipe is fused into.
+GELU_OPS = {"erf": "Gelu", "tanh": "FastGelu"}
+
+
+def _fuse_gelu(model: "onnx.ModelProto", form: str = "erf") -> int:  # type: ignore[name-defined]  # noqa: F821
+    """In place: x/sqrt2 -> Erf -> +1 -> *x -> *0.5 becomes one com.microsoft op:
+    Gelu (``form`` "erf", the same function) or FastGelu ("tanh", its tanh
+    approximation). Returns how many were fused."""
+    if form not in GELU_OPS:
+        raise ModelError(f"unknown GELU form {form!r} in the int8 recipe (known: {', '.join(GELU_OPS)})")
+    op = GELU_OPS[form]
     from onnx import helper, numpy_helper
 
     g = model.graph
@@ -216,7 +227,7 @@ def _fuse_gelu(model: "onnx.ModelProto") -> int:  # type: ignore[name-defined]  
                 or x not in mul.input or half.op_type != "Mul" or not has_const(half, 0.5)):
             continue
         drop.update(id(n) for n in (div, erf, add, mul, half))
-        repl[id(div)] = helper.make_node("Gelu", [x], [half.output[0]], name=f"Gelu_{half.output[0]}",
+        repl[id(div)] = helper.make_node(op, [x], [half.output[0]], name=f"{op}_{half.output[0]}",
                                          domain="com.microsoft")
     nodes = [repl.get(id(n), n) for n in g.node if id(n) in repl or id(n) not in drop]
     del g.node[:]
@@ -258,7 +269,7 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
             quant_pre_process(str(op17), str(pre), skip_symbolic_shape=True)
             prepared = onnx.load(str(pre))
             if recipe.get("fuse_gelu", True):
-                _fuse_gelu(prepared)
+                _fuse_gelu(prepared, recipe.get("gelu", "erf"))
             onnx.save(prepared, str(pre))
             names = {t for n in prepared.graph.node for t in [*n.input, *n.output]}
             need = {t for n in prepared.graph.node if n.op_type in recipe["op_types_to_quantize"]

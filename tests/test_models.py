@@ -112,3 +112,56 @@ def test_ranges_that_do_not_fit_the_graph_are_refused(tmp_path):
     with pytest.raises(hkid_ocr.ModelError, match="does not fit"):
         quantize_recognizer(resolve_models().rec, tmp_path / "x.onnx", bad)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def _gelu_ops(path):
+    import onnx
+
+    return {n.op_type for n in onnx.load(str(path)).graph.node if "Gelu" in n.op_type}
+
+
+def test_int8_recipe_picks_the_gelu_form(tmp_path):
+    """The shipped recipe fuses GELU into FastGelu (its tanh form); "erf" gives Gelu. Both
+    builds read the same specimen line to the same text, and their class scores agree
+    to well within what int8 itself changes."""
+    import numpy as np
+
+    from hkid_ocr.models import INT8_RANGES
+    from hkid_ocr.runtime import OnnxModel, quantize_recognizer
+
+    doc = json.loads(INT8_RANGES.read_text())
+    assert doc["recipe"]["gelu"] == "tanh"
+    fast = tmp_path / "fast.onnx"
+    quantize_recognizer(resolve_models().rec, fast, INT8_RANGES)
+    doc["recipe"]["gelu"] = "erf"
+    erf_ranges = tmp_path / "erf.json"
+    erf_ranges.write_text(json.dumps(doc))
+    exact = tmp_path / "erf.onnx"
+    quantize_recognizer(resolve_models().rec, exact, erf_ranges)
+    assert _gelu_ops(fast) == {"FastGelu"} and _gelu_ops(exact) == {"Gelu"}
+    # A text line: dark strokes on a light ground, normalised as the recogniser does.
+    rng = np.random.default_rng(0)
+    line = np.full((1, 3, 48, 160), 0.9, np.float32)
+    for x0 in range(8, 150, 14):
+        line[:, :, 12:36, x0:x0 + 6] = -0.9
+    line += rng.normal(0, 0.05, line.shape).astype(np.float32)
+    p_fast = OnnxModel(fast, 1).run(line)[0]
+    p_exact = OnnxModel(exact, 1).run(line)[0]
+    p_fp32 = OnnxModel(resolve_models().rec, 1).run(line)[0]
+    assert p_fast.shape == p_exact.shape == p_fp32.shape
+    assert np.array_equal(p_fast.argmax(axis=1), p_exact.argmax(axis=1))
+    # On average the tanh form moves the scores less than int8 itself moves them from fp32.
+    assert float(np.abs(p_fast - p_exact).mean()) < float(np.abs(p_exact - p_fp32).mean())
+
+
+def test_unknown_gelu_form_is_refused(tmp_path):
+    from hkid_ocr.models import INT8_RANGES
+    from hkid_ocr.runtime import quantize_recognizer
+
+    doc = json.loads(INT8_RANGES.read_text())
+    doc["recipe"]["gelu"] = "sigmoid"
+    bad = tmp_path / "ranges.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(hkid_ocr.ModelError, match="GELU form"):
+        quantize_recognizer(resolve_models().rec, tmp_path / "x.onnx", bad)
+    assert not (tmp_path / "x.onnx").exists()
