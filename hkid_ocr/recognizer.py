@@ -429,7 +429,7 @@ class Recognizer:
     def _misregistration(view: CardView) -> tuple[np.ndarray, float] | None:
         """Where the view's printed lines put its corners (view pixels), and how far that
         is from where they are (fraction of the view's diagonal); None if unmeasured."""
-        A = register_layout(view.text_map, view.design, view.shift)
+        A = register_layout(view.text_map, view.design, view.shift, coarse=view.size[0] < CARD_SIZE[0])
         if A is None:
             return None
         W, H = view.size
