@@ -66,6 +66,7 @@ class _Classes:
     charset: tuple[str, ...]
     index: dict[str, int]
     allowed: dict[str, np.ndarray]
+    inside: dict[str, np.ndarray]  # per field, the allowed classes as a mask over all
 
     @classmethod
     def of(cls, model: OnnxModel, alphabets: dict[str, str]) -> _Classes:
@@ -73,9 +74,10 @@ class _Classes:
         if not raw:
             raise ModelError(f"{model.name} has no 'character' metadata: not a PP-OCR recogniser")
         charset = ("",) + tuple(dictionary(raw)) + (" ",)
-        table = cls(charset, {c: i for i, c in enumerate(charset) if i > 0}, {})
+        table = cls(charset, {c: i for i, c in enumerate(charset) if i > 0}, {}, {})
         for key, alphabet in alphabets.items():
-            table.allowed[key] = np.flatnonzero(table.mask(alphabet))
+            table.inside[key] = table.mask(alphabet)
+            table.allowed[key] = np.flatnonzero(table.inside[key])
         return table
 
     def mask(self, alphabet: str) -> np.ndarray:
@@ -213,12 +215,22 @@ class TextRecognizer:
     def _decode(self, key: str, p: np.ndarray, frac_per_frame: float, table: _Classes) -> LineReading:
         charset = table.charset
         allowed = table.allowed.get(key)
-        if allowed is not None:
-            p = p[:, allowed]
-            classes = allowed
-        else:
-            classes = np.arange(p.shape[1])
         best = p.argmax(axis=1)
+        classes = np.arange(p.shape[1])
+        # The columns a character's alternatives are drawn from (None: all of them).
+        alt_cols = None
+        if allowed is not None:
+            if table.inside[key][best].all():
+                # Every frame's best class is in the alphabet, so the alphabet's own
+                # argmax is the same (the first of equals too: the alphabet's columns
+                # keep their order). Only each character's alternatives need its
+                # columns: a row a character, not the whole matrix (a Chinese name's
+                # ~15,000 columns: ~2 ms a line less).
+                alt_cols = allowed
+            else:
+                p = p[:, allowed]
+                classes = allowed
+                best = p.argmax(axis=1)
         text: list[str] = []
         probs: list[float] = []
         pos: list[float] = []
@@ -232,14 +244,15 @@ class TextRecognizer:
                 if prev != 0:
                     seg = p[run_start:t]
                     frame = seg[int(seg[:, prev].argmax())]
-                    k = min(_TOPK, frame.shape[0] - 1)
-                    top = np.argpartition(frame, -k)[-k:]
-                    top = top[np.argsort(frame[top])[::-1]]
+                    row, row_classes = (frame[alt_cols], alt_cols) if alt_cols is not None else (frame, classes)
+                    k = min(_TOPK, row.shape[0] - 1)
+                    top = np.argpartition(row, -k)[-k:]
+                    top = top[np.argsort(row[top])[::-1]]
                     text.append(charset[classes[prev]])
                     probs.append(float(frame[prev]))
                     pos.append(float(min(1.0, (run_start + t) / 2 * frac_per_frame)))
                     alts.append(tuple(
-                        (charset[classes[j]], float(frame[j])) for j in top if j != 0 and frame[j] > 1e-4
+                        (charset[row_classes[j]], float(row[j])) for j in top if j != 0 and row[j] > 1e-4
                     ))
                 run_start = t
             prev = c

@@ -41,6 +41,27 @@ def test_alphabet_constraint_changes_the_reading(recognizer):
     assert r.text and set(r.text) <= set("0123456789")
 
 
+def test_constrained_decoding_ignores_classes_outside_the_alphabet(recognizer):
+    # Synthetic class scores: "1" (a letter the runner-up), then "2".
+    digits = TextRecognizer(recognizer._recognizer._model, {"d": "0123456789"})
+    table = digits._classes
+    one, two, a = table.index["1"], table.index["2"], table.index["A"]
+
+    def frame(scores):
+        f = np.full(len(table.charset), 1e-6, np.float32)
+        for c, v in scores.items():
+            f[c] = v
+        return f
+
+    p = np.stack([frame({0: 0.9}), frame({one: 0.7, a: 0.2, 0: 0.05}), frame({0: 0.9}), frame({two: 0.8, 0: 0.1})])
+    r = digits._decode("d", p, 0.1, table)
+    assert r.text == "12" and r.char_probs == pytest.approx((0.7, 0.8))
+    assert all(ch in "0123456789" for alts in r.alternatives for ch, _ in alts)  # never the "A"
+    # A frame a letter wins: among the digits the blank wins it, so it adds nothing
+    # (and every other frame reads as before).
+    assert digits._decode("d", np.vstack([p, frame({a: 0.6, 0: 0.3})]), 0.1, table) == r
+
+
 def test_batch_of_mixed_widths_matches_single_runs(recognizer):
     a = _crop("specimen_2018.jpg", (0.39, 0.85, 0.62, 0.95))  # issue date, narrow
     b = _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33))  # English name, wide
