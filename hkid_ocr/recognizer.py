@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -108,6 +109,11 @@ REFIT_COARSE_KEEP = 3
 #: all-9 the same, fields -6; held-out seed-2 corpus +2 cards, +16 fields; seed-1 the
 #: same, -1 field; 704 lost 4 and 2 cards): photo p95 -13%, hard median -11%.
 TEXT_SEARCH_SIDE = 640
+#: ... and at most this many pixels (a 4:3 photo's map at TEXT_SEARCH_SIDE): a square
+#: photo's map at 640 x 640 costs ~1.6x a 4:3 one's (~90 against ~55 ms); capped, it is
+#: 554 x 554. The same readings on the benchmark corpus (one card's two fields traded),
+#: seed 2 and seed 1; the text search of a square photo ~30-70 ms faster.
+TEXT_SEARCH_AREA = 640 * 480
 #: ... whose layout search tries every card size on a map this long first (then the
 #: best few at full size: the same best match for a third of the time, measured).
 LAYOUT_COARSE_SIDE = 120
@@ -249,8 +255,7 @@ class Recognizer:
         (robust to other text nearby), and the cluster of text lines.
         """
         h, w = img.bgr.shape[:2]
-        scale = min(1.0, TEXT_SEARCH_SIDE / max(h, w))
-        sw, sh = max(32, round(w * scale)), max(32, round(h * scale))
+        sw, sh = text_search_size(w, h)
         small = cv2.resize(img.bgr, (sw, sh), interpolation=cv2.INTER_AREA)
         pw, ph = -(-sw // 32) * 32, -(-sh // 32) * 32
         padded = cv2.copyMakeBorder(small, 0, ph - sh, 0, pw - sw, cv2.BORDER_REPLICATE)
@@ -767,6 +772,17 @@ class Recognizer:
             portrait=portrait_png,
             timings=timings,
         )
+
+
+def text_search_size(w: int, h: int) -> tuple[int, int]:
+    """The size (w, h) an image of ``w`` x ``h`` is searched for text at (see _text_candidates).
+
+    Example:
+        >>> text_search_size(1600, 1200), text_search_size(1400, 1400), text_search_size(500, 300)
+        ((640, 480), (554, 554), (500, 300))
+    """
+    scale = min(1.0, TEXT_SEARCH_SIDE / max(h, w), math.sqrt(TEXT_SEARCH_AREA / (h * w)))
+    return max(32, round(w * scale)), max(32, round(h * scale))
 
 
 def _card_width(quad: np.ndarray) -> float:

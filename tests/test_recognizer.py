@@ -12,7 +12,9 @@ from conftest import SPECIMENS, corner_error, specimen
 from scenes import clutter, place, rotate_exact
 
 import hkid_ocr
-from hkid_ocr.recognizer import CHECKED_KEYS, _settled
+from hkid_ocr.io import load_image
+from hkid_ocr.recognizer import CHECKED_KEYS, _settled, text_search_size
+from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
 
 CLOUD_KEYS = {
@@ -84,6 +86,30 @@ def test_scaled_to_40_percent(recognizer, truth, name):
     img = specimen(name)
     small = cv2.resize(img, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
     assert recognizer.recognize(small).to_dict()["data"] == truth[name]["data"]
+
+
+def test_text_search_size_keeps_a_photo_s_shape_and_caps_its_area():
+    assert text_search_size(4000, 3000) == (640, 480)
+    assert text_search_size(3000, 4000) == (480, 640)
+    w, h = text_search_size(1400, 1400)
+    assert w == h and w * h <= 640 * 480 < (w + 2) * (h + 2)
+    assert text_search_size(2000, 500) == (640, 160)
+    assert text_search_size(400, 300) == (400, 300)  # never enlarged
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+@pytest.mark.parametrize("card_width", [0.34, 0.5])
+def test_text_search_finds_the_card_in_a_square_photo(recognizer, name, card_width):
+    # A square photo is searched smaller than a 4:3 one (see text_search_size): a card a
+    # third of its width must still be found from its text alone.
+    scene = place(specimen(name), canvas=(1400, 1400), card_width=card_width, rotate=12, seed=3)
+    truth = order_clockwise(scene.corners)
+    diag = np.linalg.norm(truth[2] - truth[0])
+    errors = [
+        min(np.abs(np.roll(order_clockwise(q), k, axis=0) - truth).max() for k in range(4)) / diag
+        for q in recognizer._text_candidates(load_image(scene.image))
+    ]
+    assert errors and min(errors) < 0.02
 
 
 def test_field_boxes_follow_a_rotated_card(recognizer):
