@@ -315,6 +315,16 @@ _ANCHOR_LINES = ("titleCn", "titleEn", "nameCn", "nameEn", "nameCode", "dobLabel
                  "issuedCode", "issueLabel", "firstIssuedDate", "issuedDate")
 _CENTRED = ("titleCn", "titleEn")
 
+#: The lines a card without a Chinese name leaves blank (see register_layout). Measured
+#: at the true corners of the benchmark corpus's 240 clean scans, on screening maps:
+#: the full map asked 19 of the 37 cards without a Chinese name to move their corners
+#: by 0.016 of the diagonal or more (the screening tolerance), against 7 of the 203
+#: cards with one (two anchors at the left edge); the similarity asks none of the 37.
+#: Each such move cost a card ~80 ms (two screenings and two rectifications at
+#: CARD_SIZE) for corners that were right. On a CARD_SIZE map the full map stays:
+#: there it mended a photo's misplaced corners that a similarity could not.
+_CHINESE_NAME_LINES = ("nameCn", "nameCode")
+
 
 def register_layout(
     text_map: np.ndarray, design: Design, shift: tuple[float, float], coarse: bool = False
@@ -330,7 +340,7 @@ def register_layout(
     without a Chinese name, the English name is then the only anchor at the card's
     left edge, so the full map's width scale hangs on where one line starts, quantised
     to a map pixel: the map returned is then a similarity (rotation, one scale, shift)
-    whenever that explains every line as well (see _SIMILAR_WITHOUT_NAME).
+    whenever that explains every line as well (see _CHINESE_NAME_LINES).
 
     Example:
         >>> import numpy as np
@@ -369,15 +379,3 @@ def register_layout(
         if S is not None and np.abs(p[keep] @ S[:, :2].T + S[:, 2] - q[keep]).max() <= threshold:
             return S.astype(np.float64)
     return A.astype(np.float64)
-
-
-#: The lines a card without a Chinese name leaves blank (see register_layout). Measured
-#: at the true corners of the benchmark corpus's 240 clean scans, on screening maps:
-#: the full map asked 19 of the 37 cards without a Chinese name to move their corners
-#: by 0.016 of the diagonal or more (the screening tolerance), against 7 of the 203
-#: cards with one (two anchors at the left edge); the similarity asks none of the 37.
-#: Each such move cost a card ~80 ms (two screenings and two rectifications at
-#: CARD_SIZE) for corners that were right. On a CARD_SIZE map the full map stays:
-#: there it mended a photo's misplaced corners that a similarity could not.
-_CHINESE_NAME_LINES = ("nameCn", "nameCode")
-

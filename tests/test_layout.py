@@ -28,11 +28,16 @@ def maps(recognizer):
 
 
 @pytest.fixture(scope="module")
-def screen_maps(recognizer):
+def plain_screen_maps(recognizer):
+    return _specimen_maps(recognizer, SCREEN_SIZE)
+
+
+@pytest.fixture(scope="module")
+def screen_maps(plain_screen_maps):
     """The specimens' text maps at screening size, as cards without a Chinese name
     (both of its lines blanked)."""
     out = {}
-    for design, m in _specimen_maps(recognizer, SCREEN_SIZE).items():
+    for design, m in plain_screen_maps.items():
         H, W = m.shape
         m = m.copy()
         for key in ("nameCn", "nameCode"):
@@ -115,8 +120,8 @@ def test_coarse_registration_without_a_chinese_name_is_a_similarity(screen_maps,
 
 
 @pytest.mark.parametrize("design", ["2003", "2018"])
-def test_coarse_registration_with_a_chinese_name_is_the_full_map(recognizer, design):
-    m = _specimen_maps(recognizer, SCREEN_SIZE)[design]
+def test_coarse_registration_with_a_chinese_name_is_the_full_map(plain_screen_maps, design):
+    m = plain_screen_maps[design]
     assert np.array_equal(register_layout(m, design, (0.0, 0.0), coarse=True), register_layout(m, design, (0.0, 0.0)))
 
 
