@@ -281,7 +281,8 @@ def speed_lines(res: dict[str, Any]) -> list[str]:
             lines += ["", "## Engine time per stage (median ms per card, same cards)", "",
                       "load = decode; locate = find, rectify and match the card, find its lines; "
                       "recognise = line crops and the recogniser; fields = parsing, names, checks; "
-                      "quality = photocopy, recapture, portrait.", "",
+                      "quality = photocopy, recapture, portrait (judged beside the recogniser: "
+                      "the wait for them after the fields).", "",
                       "| level | " + " | ".join(stage_keys) + " | card (median) |",
                       "|---|" + "---|" * (len(stage_keys) + 1)]
             for g in [*LEVELS, "all"]:

@@ -145,8 +145,10 @@ class HKIDResult(_Model):
     portrait: Optional[bytes] = Field(default=None, exclude=True, repr=False)
     #: Seconds spent in each stage of this call: load (decode), locate (find and
     #: rectify the card, find its lines), recognise (crops and the recogniser),
-    #: fields (parsing, names, checks), quality (photocopy, recapture, portrait).
-    #: Not part of the JSON, so output stays byte-stable.
+    #: fields (parsing, names, checks), quality (photocopy, recapture, portrait: judged
+    #: beside the recogniser, so this is only the wait for them once the fields are done;
+    #: the stages add up to the call's time). Not part of the JSON, so output stays
+    #: byte-stable.
     timings: dict[str, float] = Field(default_factory=dict, exclude=True, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
