@@ -234,3 +234,15 @@ def test_histogram_median_is_numpys_median():
         if rng.random() < 0.5:
             a = (a // 64 * 64).astype(np.uint8)  # few distinct values: ties at the middle
         assert _median_u8(a) == float(np.median(a))
+
+
+def test_upper_quartile_is_numpys_percentile_to_the_bit():
+    from hkid_ocr.locate import upper_quartile
+
+    rng = np.random.default_rng(3)
+    for n in range(1, 90):
+        for dtype in (np.float32, np.float64):
+            a = (rng.random((4, n)) * 200).astype(dtype)
+            a[1] = np.round(a[1] / 20) * 20  # ties
+            got, want = upper_quartile(a), np.percentile(a, 75, axis=1)
+            assert got.dtype == want.dtype and np.array_equal(got, want), (n, dtype)
