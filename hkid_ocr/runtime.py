@@ -191,13 +191,18 @@ def narrow_recognizer(path: Path, alphabet: str) -> bytes:
 GELU_OPS = {"erf": "Gelu", "tanh": "FastGelu"}
 
 
+def _gelu_op(form: str) -> str:
+    """The contrib op a recipe's GELU ``form`` is fused into; ModelError for an unknown form."""
+    if form not in GELU_OPS:
+        raise ModelError(f"unknown GELU form {form!r} in the int8 recipe (known: {', '.join(GELU_OPS)})")
+    return GELU_OPS[form]
+
+
 def _fuse_gelu(model: "onnx.ModelProto", form: str = "erf") -> int:  # type: ignore[name-defined]  # noqa: F821
     """In place: x/sqrt2 -> Erf -> +1 -> *x -> *0.5 becomes one com.microsoft op:
     Gelu (``form`` "erf", the same function) or FastGelu ("tanh", its tanh
     approximation). Returns how many were fused."""
-    if form not in GELU_OPS:
-        raise ModelError(f"unknown GELU form {form!r} in the int8 recipe (known: {', '.join(GELU_OPS)})")
-    op = GELU_OPS[form]
+    op = _gelu_op(form)
     from onnx import helper, numpy_helper
 
     g = model.graph
@@ -247,6 +252,11 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
     import json
     import tempfile
 
+    doc = json.loads(Path(ranges_json).read_text(encoding="utf-8"))
+    recipe = doc["recipe"]
+    gelu = recipe.get("gelu", "erf")
+    if recipe.get("fuse_gelu", True):
+        _gelu_op(gelu)  # an unknown form is refused before ~1 s of imports and graph preparation
     try:
         import onnx
         from onnx import version_converter
@@ -255,8 +265,6 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:
         raise ModelError(f"building the int8 recogniser needs the onnx package: {exc}") from exc
-    doc = json.loads(Path(ranges_json).read_text(encoding="utf-8"))
-    recipe = doc["recipe"]
     method = CalibrationMethod[doc["calibration_method"]]
     tensors = TensorsData(method, {k: TensorData(lowest=np.float32(lo), highest=np.float32(hi))
                                    for k, (lo, hi) in doc["ranges"].items()})
@@ -269,7 +277,7 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
             quant_pre_process(str(op17), str(pre), skip_symbolic_shape=True)
             prepared = onnx.load(str(pre))
             if recipe.get("fuse_gelu", True):
-                _fuse_gelu(prepared, recipe.get("gelu", "erf"))
+                _fuse_gelu(prepared, gelu)
             onnx.save(prepared, str(pre))
             names = {t for n in prepared.graph.node for t in [*n.input, *n.output]}
             need = {t for n in prepared.graph.node if n.op_type in recipe["op_types_to_quantize"]
