@@ -1,25 +1,38 @@
-"""Cold start, warm latency and peak memory of one system, in a fresh process.
+"""Cold start, warm latency and peak memory of the systems, each in a fresh process.
 
-Run by ``benchmarks/run.py`` as a subprocess (so nothing is preloaded)::
+Run by ``benchmarks/run.py`` (:func:`probe_lockstep`), so that nothing is preloaded.
+Each system's process measures, in this order: importing the system's package,
+building it, recognising the first card (cold start = the three together, what a
+new process pays before its first answer); the systems start one after another, so
+no cold start shares the cores. Then the warm latency of every other card is timed
+in lockstep: card by card, ``repeat`` runs of one system then ``repeat`` of the other
+(which goes first alternates from card to card), while the other process waits
+idle. A shared machine's speed drifts by tens of percent within minutes; timed this
+way both systems see the same drift, seconds apart, so their ratio is fair. A
+card's latency is the median of its runs.
+Last, each process reports its peak resident memory (``ru_maxrss``).
+
+One system alone, from the shell (the same measurements, written as JSON)::
 
     python -m benchmarks.probe --system engine --threads 0 --list cards.txt --out probe.json --repeat 3
-
-It measures, in this order: importing the system's package, building it,
-recognising the first card (cold start = the three together, what a new
-process pays before its first answer), then per-card latency over the rest of
-the list with the instance warm and every core available (the median of ``--repeat`` runs
-of each card), and finally the
-process's peak resident memory (``ru_maxrss``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any, Callable
+
+_ROOT = Path(__file__).resolve().parents[1]
+#: Pause between one system's run and the other's: onnxruntime's worker threads spin
+#: for a moment after a run, and must not eat into the next system's time.
+HANDOFF_PAUSE_S = 0.02
 
 
 def _peak_rss_mb() -> float:
@@ -27,79 +40,193 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cold_start(system: str, threads: int, first: str) -> tuple[dict[str, Any], Callable[[str], Any] | None]:
+    """Import and build ``system`` and read ``first``: the cold-start fields of a report, and the system."""
+    report: dict[str, Any] = {"system": system, "threads": threads}
+    t0 = time.perf_counter()
+    # The import is part of cold start: time it explicitly.
+    try:
+        if system == "engine":
+            import hkid_ocr  # noqa: F401
+        else:
+            import rapidocr  # noqa: F401
+    except ImportError as exc:
+        report["unavailable"] = f"cannot import {'hkid_ocr' if system == 'engine' else 'rapidocr'}: {exc}"
+        return report, None
+    t_import = time.perf_counter()
+    from benchmarks.systems import SystemUnavailable, make_system
+
+    try:
+        run = make_system(system, threads)
+    except SystemUnavailable as exc:
+        report["unavailable"] = str(exc)
+        return report, None
+    t_init = time.perf_counter()
+    _, first_err = run(first)
+    t_first = time.perf_counter()
+    report.update({"import_s": t_import - t0, "init_s": t_init - t_import, "first_card_s": t_first - t_init,
+                   "cold_start_s": t_first - t0, "first_card_error": first_err})
+    return report, run
+
+
+def _timed(run: Callable[[str], Any], path: str) -> dict[str, Any]:
+    """One warm run: its seconds, its stage times (engine only) and when it ran (CLOCK_MONOTONIC)."""
+    start = time.perf_counter()
+    answer, _ = run(path)
+    end = time.perf_counter()
+    return {"s": end - start, "timings": dict((answer or {}).get("timings") or {}), "span": [start, end]}
+
+
+def _serve(system: str, threads: int, first: str, channel: IO[str]) -> int:
+    """The process side of :func:`probe_lockstep`: one JSON line per request on ``channel``."""
+    report, run = _cold_start(system, threads, first)
+    channel.write(json.dumps(report) + "\n")
+    channel.flush()
+    if run is None:
+        return 2
+    for line in sys.stdin:
+        path = line.rstrip("\n")
+        if not path:
+            break
+        channel.write(json.dumps(_timed(run, path)) + "\n")
+        channel.flush()
+    channel.write(json.dumps({"peak_rss_mb": _peak_rss_mb()}) + "\n")
+    channel.flush()
+    return 0
+
+
+def _summarise(report: dict[str, Any], paths: list[str], runs: list[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Fold each card's runs into the report: its median run's seconds and stages, every span."""
+    latencies, stages = [], []
+    for card_runs in runs:
+        ordered = sorted(card_runs, key=lambda r: r["s"])
+        median = ordered[len(ordered) // 2]
+        latencies.append(median["s"])
+        stages.append(median["timings"])
+    report["warm_paths"] = paths
+    report["warm_latencies_s"] = latencies
+    # Per card, seconds per pipeline stage (engine only; empty for the baseline).
+    report["warm_stages_s"] = stages
+    report["warm_spans"] = [[r["span"] for r in card_runs] for card_runs in runs]
+    return report
+
+
+class _Child:
+    """One system's serving process and its JSON-lines channel."""
+
+    def __init__(self, system: str, threads: int, first: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        # The answers come back on a pipe of their own: whatever a system prints on its
+        # stdout (model loading logs) cannot mix with them.
+        read_fd, write_fd = os.pipe()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.probe", "--system", system, "--threads", str(threads),
+             "--serve", first, "--channel-fd", str(write_fd)],
+            cwd=str(_ROOT), env=env, stdin=subprocess.PIPE, stdout=sys.stderr, text=True,
+            pass_fds=(write_fd,))
+        os.close(write_fd)
+        self.channel = os.fdopen(read_fd, "r", encoding="utf-8")
+        self.system = system
+
+    def receive(self) -> dict[str, Any]:
+        line = self.channel.readline()
+        if not line:
+            code = self.proc.wait()
+            raise RuntimeError(f"the {self.system} probe exited with status {code} mid-run")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def ask(self, path: str) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(path + "\n")
+        self.proc.stdin.flush()
+        return self.receive()
+
+    def close(self) -> dict[str, Any]:
+        """Ask for the peak memory and wait for the process to end."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        final = self.receive()
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.channel.close()
+        return final
+
+
+def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repeat: int = 1,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Probe ``systems`` on ``paths`` (the first is the cold card), their warm runs interleaved.
+
+    Returns a report per system: cold start, ``warm_paths``, ``warm_latencies_s`` (each
+    card's median run), ``warm_stages_s``, ``warm_spans`` (every run's start and end,
+    CLOCK_MONOTONIC seconds) and ``peak_rss_mb``; or ``unavailable`` with the reason.
+
+    Example:
+        >>> reports = probe_lockstep(["engine"], ["a.jpg", "b.jpg"], repeat=3)  # doctest: +SKIP
+        >>> reports["engine"]["warm_latencies_s"]  # doctest: +SKIP
+        [0.061]
+    """
+    reports: dict[str, dict[str, Any]] = {}
+    children: list[_Child] = []
+    try:
+        for system in systems:  # one cold start at a time
+            child = _Child(system, threads, paths[0])
+            reports[system] = child.receive()
+            if "unavailable" in reports[system]:
+                child.proc.wait()
+                child.channel.close()
+            else:
+                children.append(child)
+        warm = paths[1:]
+        runs: dict[str, list[list[dict[str, Any]]]] = {c.system: [[] for _ in warm] for c in children}
+        for i, path in enumerate(warm):
+            # Who goes first alternates, so neither system always follows the other.
+            for child in children if i % 2 == 0 else children[::-1]:
+                # A system's runs of a card come together: the first may find the caches
+                # full of the other system's data, the median run does not.
+                runs[child.system][i] = [child.ask(path) for _ in range(max(1, repeat))]
+                time.sleep(HANDOFF_PAUSE_S)
+            if progress is not None:
+                progress(i + 1, len(warm))
+        for child in children:
+            reports[child.system].update(child.close())
+            reports[child.system]["repeat"] = max(1, repeat)
+            _summarise(reports[child.system], warm, runs[child.system])
+    finally:
+        for child in children:
+            if child.proc.poll() is None:
+                child.proc.kill()
+                child.proc.wait()
+    return reports
+
+
 def main(argv: list[str] | None = None) -> int:
     """Probe one system; writes a JSON report and returns 0 (2 if the system is unavailable)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--system", choices=("engine", "baseline"), required=True)
     ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--list", required=True, help="file with one image path per line")
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--list", help="file with one image path per line (the first is the cold card)")
+    ap.add_argument("--out", help="where the JSON report goes")
     ap.add_argument("--repeat", type=int, default=1,
                     help="times each card is recognised; its latency is the median of them")
+    # Used by probe_lockstep: serve warm runs of paths read from stdin after the cold card.
+    ap.add_argument("--serve", metavar="FIRST_CARD", help=argparse.SUPPRESS)
+    ap.add_argument("--channel-fd", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.serve:
+        if args.channel_fd is None:
+            ap.error("--serve needs --channel-fd")
+        with os.fdopen(args.channel_fd, "w", encoding="utf-8") as channel:
+            return _serve(args.system, args.threads, args.serve, channel)
+    if not args.list or not args.out:
+        ap.error("--list and --out are required")
     paths = [p for p in Path(args.list).read_text(encoding="utf-8").splitlines() if p.strip()]
-    report: dict[str, object] = {"system": args.system, "threads": args.threads, "repeat": max(1, args.repeat)}
-
-    t0 = time.perf_counter()
-    # The import is part of cold start: time it explicitly.
-    if args.system == "engine":
-        try:
-            import hkid_ocr  # noqa: F401
-        except ImportError as exc:
-            report["unavailable"] = f"cannot import hkid_ocr: {exc}"
-    else:
-        try:
-            import rapidocr  # noqa: F401
-        except ImportError as exc:
-            report["unavailable"] = f"cannot import rapidocr: {exc}"
-    t_import = time.perf_counter()
-    if "unavailable" in report:
-        Path(args.out).write_text(json.dumps(report), encoding="utf-8")
-        return 2
-
-    from benchmarks.systems import SystemUnavailable, make_system
-
-    try:
-        run = make_system(args.system, args.threads)
-    except SystemUnavailable as exc:
-        report["unavailable"] = str(exc)
-        Path(args.out).write_text(json.dumps(report), encoding="utf-8")
-        return 2
-    t_init = time.perf_counter()
-    first_answer, first_err = run(paths[0])
-    t_first = time.perf_counter()
-    report.update({
-        "import_s": t_import - t0,
-        "init_s": t_init - t_import,
-        "first_card_s": t_first - t_init,
-        "cold_start_s": t_first - t0,
-        "first_card_error": first_err,
-    })
-    latencies: list[float] = []
-    stages: list[dict[str, float]] = []
-    repeat = max(1, args.repeat)
-    for i, path in enumerate(paths[1:], 1):
-        # A shared machine slows single runs now and then: a card's latency is the
-        # median of ``repeat`` runs (and its stages those of that run).
-        runs = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            answer, _ = run(path)
-            runs.append((time.perf_counter() - t, dict((answer or {}).get("timings") or {})))
-        runs.sort(key=lambda r: r[0])
-        latency, timings = runs[len(runs) // 2]
-        latencies.append(latency)
-        stages.append(timings)
-        if i % 10 == 0:
-            print(f"  [{args.system} latency] {i}/{len(paths) - 1}", file=sys.stderr, flush=True)
-    report["warm_paths"] = paths[1:]
-    report["warm_latencies_s"] = latencies
-    # Per card, seconds per pipeline stage (engine only; empty for the baseline).
-    report["warm_stages_s"] = stages
-    report["peak_rss_mb"] = _peak_rss_mb()
+    if not paths:
+        ap.error(f"{args.list} lists no image")
+    report = probe_lockstep([args.system], paths, args.threads, args.repeat)[args.system]
     Path(args.out).write_text(json.dumps(report), encoding="utf-8")
-    del first_answer
-    return 0
+    return 2 if "unavailable" in report else 0
 
 
 if __name__ == "__main__":

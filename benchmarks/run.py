@@ -8,7 +8,8 @@ Steps (all in this one run):
 1. generate the corpus under ``benchmarks/corpus/`` or reuse it (keyed by seed,
    count and generator version);
 2. probe each system in a fresh subprocess: cold start (import + build + first
-   card), warm per-card latency with every core, peak RSS;
+   card), peak RSS, and warm per-card latency with every core, the two systems
+   timed in lockstep card by card (see ``benchmarks/probe.py``);
 3. accuracy and throughput: every card through a pool of ``--workers`` processes
    (all cores busy), engine on the whole corpus, the baseline on all of it or on a
    stratified subset (``--baseline-count``) when it is too slow for the time budget;
@@ -22,9 +23,7 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from benchmarks.probe import probe_lockstep  # noqa: E402
 from benchmarks.metrics import FIELDS, CardScore, aggregate, score_card  # noqa: E402
 from benchmarks.synth.corpus import GENERATOR_VERSION, build_corpus  # noqa: E402
 from benchmarks.synth.degrade import LEVELS  # noqa: E402
@@ -85,21 +85,6 @@ def stratified(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
         quota[lv] += 1
     chosen = {r["id"] for lv, rs in by_level.items() for r in rs[:quota[lv]]}
     return [r for r in records if r["id"] in chosen]
-
-
-def probe(system: str, paths: list[str], threads: int, workdir: Path, repeat: int = 1) -> dict[str, Any]:
-    """Run :mod:`benchmarks.probe` in a fresh interpreter and return its report."""
-    lst = workdir / f"{system}_probe_list.txt"
-    lst.write_text("\n".join(paths), encoding="utf-8")
-    out = workdir / f"{system}_probe.json"
-    cmd = [sys.executable, "-m", "benchmarks.probe", "--system", system, "--threads", str(threads),
-           "--list", str(lst), "--out", str(out), "--repeat", str(repeat)]
-    env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(cmd, cwd=str(_ROOT), env=env, check=False)
-    if out.is_file():
-        report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-        return report
-    return {"unavailable": f"probe exited with status {proc.returncode} and wrote no report"}
 
 
 def evaluate(system: str, records: list[dict[str, Any]], image_dir: Path, workers: int,
@@ -265,7 +250,8 @@ def speed_lines(res: dict[str, Any]) -> list[str]:
     es, bs = eng.get("speed", {}), base.get("speed", {})
     if es:
         rep = res.get("config", {}).get("latency_repeat", 1)
-        lines += ["", "## Warm latency by level (one process, all cores, the same cards for both systems"
+        lines += ["", "## Warm latency by level (one process, all cores, the same cards for both systems, "
+                  "timed in lockstep card by card"
                   + (f"; a card's latency is the median of {rep} runs" if rep > 1 else "") + ")", "",
                   "| level | cards | engine median | engine p95 | p95 / median | baseline median | "
                   "baseline p95 | speed-up (median) |", "|---|---|---|---|---|---|---|---|"]
@@ -408,9 +394,10 @@ def write_markdown(path: Path, res: dict[str, Any]) -> None:
     lines += ["", "## Timing of this run", "",
               f"- corpus: {tm['corpus_s']:.0f} s for {tm['corpus_generated']} new cards "
               f"({_f(tm.get('generation_s_per_card'), 's')} per card per worker)",
-              f"- engine: probe {tm.get('engine_probe_s', 0):.0f} s, accuracy pass "
+              f"- probe (cold starts, lockstep warm latency): {tm.get('probe_s', 0):.0f} s",
+              f"- engine: accuracy pass "
               f"{tm.get('engine_eval_s', 0):.0f} s",
-              f"- baseline: probe {tm.get('baseline_probe_s', 0):.0f} s, accuracy pass "
+              f"- baseline: accuracy pass "
               f"{tm.get('baseline_eval_s', 0):.0f} s "
               f"({_f(bt.get('mean_busy_s_per_card'), 's')} per card per worker)",
               f"- total: {tm['total_s']:.0f} s", ""]
@@ -467,23 +454,34 @@ def _reference(seed: int, count: int, levels: list[str]) -> dict[str, Any] | Non
     return ref if same else None
 
 
-def _run_system(name: str, records: list[dict[str, Any]], latency_records: list[dict[str, Any]],
-                image_dir: Path, args: argparse.Namespace, workdir: Path,
-                timing: dict[str, float]) -> dict[str, Any]:
-    """Probe then evaluate one system; a missing system is reported, not fatal."""
-    print(f"[{name}] cold start, warm latency ({len(latency_records)} cards) and memory "
-          f"in a fresh process ...", flush=True)
+def _probe_all(names: list[str], latency_records: list[dict[str, Any]], image_dir: Path,
+               args: argparse.Namespace, timing: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Cold start, memory and lockstep warm latency of every system (see benchmarks.probe)."""
+    print(f"[probe] {' and '.join(names)}: cold start each in a fresh process, then warm latency "
+          f"on {len(latency_records) - 1} cards x {args.latency_repeat} runs, the systems' runs "
+          "interleaved card by card ...", flush=True)
     t = time.perf_counter()
     paths = [str(image_dir / f"{r['id']}.jpg") for r in latency_records]
-    rep = probe(name, paths, 0, workdir, args.latency_repeat)
-    timing[f"{name}_probe_s"] = time.perf_counter() - t
+    progress = Progress("probe")
+    reports = probe_lockstep(names, paths, 0, args.latency_repeat,
+                             lambda done, total: progress(done, total, time.perf_counter() - t))
+    timing["probe_s"] = time.perf_counter() - t
+    for name, rep in reports.items():
+        if rep.get("unavailable"):
+            print(f"[{name}] UNAVAILABLE: {rep['unavailable']}", flush=True)
+            continue
+        lat = rep.get("warm_latencies_s") or []
+        print(f"[{name}] cold start {rep['cold_start_s']:.2f} s, warm p50 "
+              f"{1000 * sorted(lat)[len(lat) // 2] if lat else float('nan'):.0f} ms, "
+              f"peak RSS {rep['peak_rss_mb']:.0f} MB", flush=True)
+    return reports
+
+
+def _run_system(name: str, records: list[dict[str, Any]], rep: dict[str, Any], image_dir: Path,
+                args: argparse.Namespace, timing: dict[str, float]) -> dict[str, Any]:
+    """Evaluate one probed system; a missing system is reported, not fatal."""
     if rep.get("unavailable"):
-        print(f"[{name}] UNAVAILABLE: {rep['unavailable']}", flush=True)
         return {"unavailable": rep["unavailable"], "probe": rep}
-    lat = rep.get("warm_latencies_s") or []
-    print(f"[{name}] cold start {rep['cold_start_s']:.2f} s, warm p50 "
-          f"{1000 * sorted(lat)[len(lat) // 2] if lat else float('nan'):.0f} ms, "
-          f"peak RSS {rep['peak_rss_mb']:.0f} MB", flush=True)
     print(f"[{name}] accuracy + throughput on {len(records)} cards, {args.workers} workers x "
           f"{args.threads} threads ...", flush=True)
     t = time.perf_counter()
@@ -571,21 +569,20 @@ def main(argv: list[str] | None = None) -> int:
     base_records = stratified(records, base_n)
     args.out.mkdir(parents=True, exist_ok=True)
     systems: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="hkid_bench_") as tmp:
-        workdir = Path(tmp)
-        systems["engine"] = _run_system("engine", records, latency_records, image_dir, args, workdir,
-                                        timing)
-        eng_scores: list[CardScore] = systems["engine"].pop("scores", [])
-        if eng_scores:
-            subset_ids = {r["id"] for r in base_records}
-            systems["engine"]["summary_on_baseline_subset"] = summarise(
-                [s for s in eng_scores if s.id in subset_ids])
-        if not args.no_baseline:
-            systems["baseline"] = _run_system("baseline", base_records, latency_records, image_dir,
-                                              args, workdir, timing)
-            base_scores: list[CardScore] = systems["baseline"].pop("scores", [])
-        else:
-            base_scores = []
+    names = ["engine"] if args.no_baseline else ["engine", "baseline"]
+    probes = _probe_all(names, latency_records, image_dir, args, timing)
+    systems["engine"] = _run_system("engine", records, probes["engine"], image_dir, args, timing)
+    eng_scores: list[CardScore] = systems["engine"].pop("scores", [])
+    if eng_scores:
+        subset_ids = {r["id"] for r in base_records}
+        systems["engine"]["summary_on_baseline_subset"] = summarise(
+            [s for s in eng_scores if s.id in subset_ids])
+    if not args.no_baseline:
+        systems["baseline"] = _run_system("baseline", base_records, probes["baseline"], image_dir,
+                                          args, timing)
+        base_scores: list[CardScore] = systems["baseline"].pop("scores", [])
+    else:
+        base_scores = []
     level_of = {r["id"]: r["level"] for r in records}
     for sysres in systems.values():
         if sysres.get("probe", {}).get("warm_latencies_s"):

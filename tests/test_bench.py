@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # benchmarks/ is a folder of the repository, not installed
     sys.path.insert(0, str(REPO))
@@ -100,3 +102,34 @@ def test_probe_times_each_card_as_the_median_of_its_runs(tmp_path: Path) -> None
         assert {"load", "locate", "recognise"} <= set(stages)
         assert sum(stages.values()) <= t
     assert rep["cold_start_s"] > 0 and rep["peak_rss_mb"] > 0
+
+
+def test_probe_lockstep_interleaves_the_systems_card_by_card() -> None:
+    # Both real systems, each in its own fresh process: their warm runs of a card come
+    # seconds apart (the same machine state), never overlapping, the first to run
+    # alternating from card to card.
+    pytest.importorskip("rapidocr", reason="the baseline (pip install rapidocr==3.10.0) is not installed")
+    from benchmarks.probe import probe_lockstep
+
+    specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
+    paths = specimens + specimens  # the first is each system's cold card
+    seen: list[tuple[int, int]] = []
+    reports = probe_lockstep(["engine", "baseline"], paths, 0, 2, lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    eng, base = reports["engine"], reports["baseline"]
+    for rep in (eng, base):
+        assert rep["repeat"] == 2 and rep["warm_paths"] == paths[1:]
+        assert len(rep["warm_latencies_s"]) == len(rep["warm_spans"]) == 3
+        assert rep["cold_start_s"] > 0 and rep["peak_rss_mb"] > 0
+        for latency, spans in zip(rep["warm_latencies_s"], rep["warm_spans"]):
+            assert len(spans) == 2 and all(end > start for start, end in spans)
+            # The latency is the median run's (of two: the slower one).
+            assert latency == pytest.approx(max(end - start for start, end in spans), rel=1e-6)
+    assert eng["warm_stages_s"][0] and base["warm_stages_s"][0] == {}
+    for i, (e, b) in enumerate(zip(eng["warm_spans"], base["warm_spans"])):
+        first, second = (e, b) if i % 2 == 0 else (b, e)
+        # One system's runs of the card, then the other's: no overlap, no gap for drift.
+        assert first[-1][1] <= second[0][0] < first[-1][1] + 5.0
+        if i + 1 < len(eng["warm_spans"]):
+            later = min(eng["warm_spans"][i + 1][0][0], base["warm_spans"][i + 1][0][0])
+            assert second[-1][1] <= later
