@@ -70,11 +70,16 @@ def _cold_start(system: str, threads: int, first: str) -> tuple[dict[str, Any], 
 
 
 def _timed(run: Callable[[str], Any], path: str) -> dict[str, Any]:
-    """One warm run: its seconds, its stage times (engine only) and when it ran (CLOCK_MONOTONIC)."""
+    """One warm run: its seconds, its stage times (engine only), when it ran (CLOCK_MONOTONIC)
+    and its error code ("" when it answered; a crash is recorded, as the accuracy pass does)."""
     start = time.perf_counter()
-    answer, _ = run(path)
+    try:
+        answer, error = run(path)
+    except Exception as exc:  # noqa: BLE001 - a system that crashes on a card is a result
+        answer, error = None, f"crash:{type(exc).__name__}"
     end = time.perf_counter()
-    return {"s": end - start, "timings": dict((answer or {}).get("timings") or {}), "span": [start, end]}
+    return {"s": end - start, "timings": dict((answer or {}).get("timings") or {}), "span": [start, end],
+            "error": error}
 
 
 def _serve(system: str, threads: int, first: str, channel: IO[str]) -> int:
@@ -108,6 +113,9 @@ def _summarise(report: dict[str, Any], paths: list[str], runs: list[list[dict[st
     # Per card, seconds per pipeline stage (engine only; empty for the baseline).
     report["warm_stages_s"] = stages
     report["warm_spans"] = [[r["span"] for r in card_runs] for card_runs in runs]
+    # Cards a run of which answered with an error (the card's latency still counts it).
+    report["warm_errors"] = {path: sorted({r["error"] for r in card_runs if r["error"]})
+                             for path, card_runs in zip(paths, runs) if any(r["error"] for r in card_runs)}
     return report
 
 
@@ -129,17 +137,24 @@ class _Child:
         self.system = system
 
     def receive(self) -> dict[str, Any]:
-        line = self.channel.readline()
+        try:
+            line = self.channel.readline()
+        except OSError:
+            line = ""
         if not line:
             code = self.proc.wait()
+            self.channel.close()
             raise RuntimeError(f"the {self.system} probe exited with status {code} mid-run")
         reply: dict[str, Any] = json.loads(line)
         return reply
 
     def ask(self, path: str) -> dict[str, Any]:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(path + "\n")
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write(path + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # the process has ended: receive() says how
         return self.receive()
 
     def close(self) -> dict[str, Any]:
@@ -172,7 +187,11 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
     try:
         for system in systems:  # one cold start at a time
             child = _Child(system, threads, paths[0])
-            reports[system] = child.receive()
+            try:
+                reports[system] = child.receive()
+            except RuntimeError as exc:  # died before its first answer (traceback on stderr)
+                reports[system] = {"system": system, "threads": threads, "unavailable": str(exc)}
+                continue
             if "unavailable" in reports[system]:
                 child.proc.wait()
                 child.channel.close()
@@ -182,10 +201,14 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
         runs: dict[str, list[list[dict[str, Any]]]] = {c.system: [[] for _ in warm] for c in children}
         for i, path in enumerate(warm):
             # Who goes first alternates, so neither system always follows the other.
-            for child in children if i % 2 == 0 else children[::-1]:
+            for child in list(children) if i % 2 == 0 else children[::-1]:
                 # A system's runs of a card come together: the first may find the caches
                 # full of the other system's data, the median run does not.
-                runs[child.system][i] = [child.ask(path) for _ in range(max(1, repeat))]
+                try:
+                    runs[child.system][i] = [child.ask(path) for _ in range(max(1, repeat))]
+                except RuntimeError as exc:  # the process died (its traceback went to stderr)
+                    reports[child.system] = {**reports[child.system], "unavailable": f"{exc} (on {path})"}
+                    children.remove(child)
                 time.sleep(HANDOFF_PAUSE_S)
             if progress is not None:
                 progress(i + 1, len(warm))

@@ -262,6 +262,12 @@ def speed_lines(res: dict[str, Any]) -> list[str]:
             lines.append(f"| {g} | {e['n']} | {_f(e['median_s'], 'ms')} | {_f(e['p95_s'], 'ms')} | "
                          f"{_f(_ratio(e['p95_s'], e['median_s']), 'ratio')} | {_f(b.get('median_s'), 'ms')} | "
                          f"{_f(b.get('p95_s'), 'ms')} | {_f(_ratio(b.get('median_s'), e['median_s']), 'ratio')} |")
+        for name, sysres in (("engine", eng), ("baseline", base)):
+            errors = sysres.get("probe", {}).get("warm_errors") or {}
+            if errors:
+                codes = sorted({c for cs in errors.values() for c in cs})
+                lines += ["", f"{name}: {len(errors)} latency card(s) answered with an error "
+                              f"({', '.join(codes)}); their time counts as measured."]
         stage_keys = list(es.get("all", {}).get("stages_median_s", {}))
         if stage_keys:
             lines += ["", "## Engine time per stage (median ms per card, same cards)", "",

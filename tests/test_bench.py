@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -104,20 +105,26 @@ def test_probe_times_each_card_as_the_median_of_its_runs(tmp_path: Path) -> None
     assert rep["cold_start_s"] > 0 and rep["peak_rss_mb"] > 0
 
 
-def test_probe_lockstep_interleaves_the_systems_card_by_card() -> None:
+def test_probe_lockstep_interleaves_the_systems_card_by_card(tmp_path: Path) -> None:
     # Both real systems, each in its own fresh process: their warm runs of a card come
     # seconds apart (the same machine state), never overlapping, the first to run
-    # alternating from card to card.
+    # alternating from card to card. A card a system fails on is a result, not the end.
     pytest.importorskip("rapidocr", reason="the baseline (pip install rapidocr==3.10.0) is not installed")
     from benchmarks.probe import probe_lockstep
 
     specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
-    paths = specimens + specimens  # the first is each system's cold card
+    garbage = tmp_path / "not_an_image.jpg"
+    garbage.write_bytes(b"not an image at all")
+    paths = specimens + [str(garbage)] + specimens[:1]  # the first is each system's cold card
     seen: list[tuple[int, int]] = []
     reports = probe_lockstep(["engine", "baseline"], paths, 0, 2, lambda done, total: seen.append((done, total)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
     eng, base = reports["engine"], reports["baseline"]
+    # The engine answers the cloud's code; the baseline raises, which is recorded.
+    assert eng["warm_errors"] == {str(garbage): ["unsupportedImageFormat"]}
+    assert list(base["warm_errors"]) == [str(garbage)] and base["warm_errors"][str(garbage)][0].startswith("crash:")
     for rep in (eng, base):
+        assert "unavailable" not in rep
         assert rep["repeat"] == 2 and rep["warm_paths"] == paths[1:]
         assert len(rep["warm_latencies_s"]) == len(rep["warm_spans"]) == 3
         assert rep["cold_start_s"] > 0 and rep["peak_rss_mb"] > 0
@@ -126,6 +133,7 @@ def test_probe_lockstep_interleaves_the_systems_card_by_card() -> None:
             # The latency is the median run's (of two: the slower one).
             assert latency == pytest.approx(max(end - start for start, end in spans), rel=1e-6)
     assert eng["warm_stages_s"][0] and base["warm_stages_s"][0] == {}
+    assert eng["warm_stages_s"][1] == {}  # no stages for a card that was not read
     for i, (e, b) in enumerate(zip(eng["warm_spans"], base["warm_spans"])):
         first, second = (e, b) if i % 2 == 0 else (b, e)
         # One system's runs of the card, then the other's: no overlap, no gap for drift.
@@ -133,3 +141,30 @@ def test_probe_lockstep_interleaves_the_systems_card_by_card() -> None:
         if i + 1 < len(eng["warm_spans"]):
             later = min(eng["warm_spans"][i + 1][0][0], base["warm_spans"][i + 1][0][0])
             assert second[-1][1] <= later
+
+
+def test_probe_lockstep_reports_a_system_whose_process_dies() -> None:
+    # The engine's real serving process is killed after its first card: the probe says
+    # so (unavailable, with the status) instead of hanging or taking the run down.
+    from benchmarks.probe import probe_lockstep
+
+    specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
+    me = os.getpid()
+
+    def kill_children(done: int, total: int) -> None:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and b"--serve" in (stat.parent / "cmdline").read_bytes():
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux /proc to find the probe's process")
+    paths = specimens + specimens
+    reports = probe_lockstep(["engine"], paths, 0, 1, kill_children)
+    rep = reports["engine"]
+    # Killed after the first warm card (paths[1]): the next one is where it was missed.
+    assert "exited with status -9" in rep["unavailable"] and f"(on {paths[2]})" in rep["unavailable"]
+    assert rep["cold_start_s"] > 0  # what was measured before is kept
