@@ -130,7 +130,7 @@ class _Child:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.probe", "--system", system, "--threads", str(threads),
              "--serve", first, "--channel-fd", str(write_fd)],
-            cwd=str(_ROOT), env=env, stdin=subprocess.PIPE, stdout=sys.stderr, text=True,
+            cwd=str(_ROOT), env=env, stdin=subprocess.PIPE, stdout=2, text=True,  # its prints: our stderr
             pass_fds=(write_fd,))
         os.close(write_fd)
         self.channel = os.fdopen(read_fd, "r", encoding="utf-8")
@@ -175,7 +175,9 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
 
     Returns a report per system: cold start, ``warm_paths``, ``warm_latencies_s`` (each
     card's median run), ``warm_stages_s``, ``warm_spans`` (every run's start and end,
-    CLOCK_MONOTONIC seconds) and ``peak_rss_mb``; or ``unavailable`` with the reason.
+    CLOCK_MONOTONIC seconds), ``warm_errors`` (card -> the error codes its runs gave, for
+    cards that gave one) and ``peak_rss_mb``; or ``unavailable`` with the reason (a
+    process that dies keeps what it measured before).
 
     Example:
         >>> reports = probe_lockstep(["engine"], ["a.jpg", "b.jpg"], repeat=3)  # doctest: +SKIP
