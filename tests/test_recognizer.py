@@ -112,6 +112,73 @@ def test_text_search_finds_the_card_in_a_square_photo(recognizer, name, card_wid
     assert errors and min(errors) < 0.02
 
 
+def _papers(img: np.ndarray, keep_clear: np.ndarray | None = None, n: int = 7, seed: int = 4) -> np.ndarray:
+    """Blank light papers shaped like a card, scattered on ``img`` (none over ``keep_clear``)."""
+    img = img.copy()
+    rng = np.random.default_rng(seed)
+    h, w = img.shape[:2]
+    placed: list[tuple[int, int, int, int]] = []
+    if keep_clear is not None:
+        x0, y0 = keep_clear.min(axis=0) - 20
+        x1, y1 = keep_clear.max(axis=0) + 20
+        placed.append((int(x0), int(y0), int(x1), int(y1)))
+    while len(placed) < n + (keep_clear is not None):
+        pw = int(rng.uniform(0.16, 0.24) * w)
+        ph = int(pw / 1.585)
+        x, y = int(rng.integers(10, w - pw - 10)), int(rng.integers(10, h - ph - 10))
+        if any(x < b[2] + 15 and b[0] < x + pw + 15 and y < b[3] + 15 and b[1] < y + ph + 15 for b in placed):
+            continue
+        placed.append((x, y, x + pw, y + ph))
+        cv2.rectangle(img, (x, y), (x + pw, y + ph), (235, 235, 230), -1)
+    return img
+
+
+@pytest.fixture
+def locate_events(recognizer, monkeypatch) -> list[str]:
+    """What the recognizer does to find the card, in order: "screen" (a candidate judged
+    at SCREEN_SIZE), "look" (at CARD_SIZE), "text" (the whole-image text search)."""
+    from hkid_ocr.recognizer import SCREEN_SIZE
+
+    events: list[str] = []
+    evaluate_all, text_candidates = recognizer._evaluate_all, recognizer._text_candidates
+
+    def counted(img, quads, size=hkid_ocr.recognizer.CARD_SIZE):
+        events.extend("screen" if size == SCREEN_SIZE else "look" for _ in quads)
+        return evaluate_all(img, quads, size)
+
+    def searched(img):
+        events.append("text")
+        return text_candidates(img)
+
+    monkeypatch.setattr(recognizer, "_evaluate_all", counted)
+    monkeypatch.setattr(recognizer, "_text_candidates", searched)
+    return events
+
+
+def test_card_shaped_papers_are_given_up_after_a_few_screenings(recognizer, locate_events):
+    # Outlines that match no design even halfway are not screened to the end of the list:
+    # after OUTLINES_BEFORE_GIVING_UP of them the card is looked for by its text.
+    from hkid_ocr.recognizer import OUTLINES_BEFORE_GIVING_UP
+
+    desk = _papers(np.full((900, 1200, 3), 70, np.uint8))
+    with pytest.raises(hkid_ocr.NoCardFoundError):
+        recognizer.recognize(desk)
+    assert locate_events.index("text") == OUTLINES_BEFORE_GIVING_UP  # the papers' screenings, then the search
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_card_among_card_shaped_papers(recognizer, truth, name, locate_events):
+    # The papers' outlines come before the card's: given up on, the card is found by its
+    # text and read.
+    from hkid_ocr.recognizer import OUTLINES_BEFORE_GIVING_UP
+
+    scene = place(specimen(name), canvas=(1100, 1500), card_width=0.3, seed=4)
+    d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=4)).to_dict()
+    assert locate_events.index("text") == OUTLINES_BEFORE_GIVING_UP
+    assert d["data"] == truth[name]["data"]
+    assert corner_error(d["sliceRect"], scene.corners) < 0.02
+
+
 def test_field_boxes_follow_a_rotated_card(recognizer):
     """On a card turned a quarter, field boxes are carried into the turned image."""
     scene = rotate_exact(specimen("specimen_2003.jpg"), 1)
