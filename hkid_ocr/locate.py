@@ -22,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -333,6 +333,8 @@ class WorkImage:
         self._small: np.ndarray | None = None
         self._gray: np.ndarray | None = None
         self._grads: tuple[np.ndarray, np.ndarray] | None = None
+        #: Every outline the candidate search found, best first (score, working-size corners).
+        self.outlines: list[tuple[float, np.ndarray]] = []
 
     @property
     def small(self) -> np.ndarray:
@@ -595,7 +597,10 @@ def iter_candidates(
         found += _outlines(colour, "edges", sw, sh)
     for m in _region_maps(work.gray):
         found += _outlines(m, "region", sw, sh)
-    kept = _dedupe(found)[:MAX_CANDIDATES]
+    ranked = _dedupe(found)
+    # All of them, for the text search to draw on (see outlines_over).
+    work.outlines = [(score, quad) for score, quad, _ in ranked]
+    kept = ranked[:MAX_CANDIDATES]
     if early is not None:
         kept = [k for k in kept if not _near(k[1], early[1])]
     # None stands for the whole frame (unless it was tried already).
@@ -628,6 +633,42 @@ def _inset(work: WorkImage) -> np.ndarray | None:
     if height < 1 or abs(width / height / CARD_ASPECT - 1) > INSET_ASPECT_TOLERANCE:
         return None
     return snap_to_edges(work.grads, quad, radius=FINE_SNAP)
+
+
+#: Overlap (intersection over union) an outline needs with a quad found from the text to
+#: stand in for it.
+OUTLINE_OVER_TEXT = 0.5
+
+
+def outlines_over(work: WorkImage, quads: Sequence[np.ndarray], skip: Sequence[np.ndarray] = ()) -> list[np.ndarray]:
+    """For each quad found from the card's text, the outline of :attr:`WorkImage.outlines`
+    that covers it best (intersection over union at least OUTLINE_OVER_TEXT), snapped; one
+    of each, none near a quad of ``skip`` (already judged). Corners in original pixels.
+
+    A quad from the text is only as good as the layout fits: under perspective it is off
+    by a fair part of the card, while an outline that traced the card's edges is exact.
+    Such an outline may not have been screened at all, when other card-shaped things
+    (papers, other cards) ranked before it.
+    """
+    done = [order_clockwise(np.asarray(q, np.float64) * work.scale) for q in skip]
+    out: list[np.ndarray] = []
+    for quad in quads:
+        q = order_clockwise(np.asarray(quad, np.float64) * work.scale).astype(np.float32)
+        area = float(cv2.contourArea(q))
+        best, best_iou = None, OUTLINE_OVER_TEXT
+        for _, o in work.outlines:
+            o32 = order_clockwise(o).astype(np.float32)
+            inter, _ = cv2.intersectConvexConvex(q, o32)
+            union = area + float(cv2.contourArea(o32)) - inter
+            if union > 0 and inter / union >= best_iou:
+                best, best_iou = o, inter / union
+        if best is None:
+            continue
+        snapped = order_clockwise(snap_twice(work.grads, best, 0.04))
+        if not any(_near(snapped, d) for d in done):
+            done.append(snapped)
+            out.append(snapped / work.scale)
+    return out
 
 
 def _outlines(mask: np.ndarray, src: str, sw: int, sh: int) -> list[tuple[float, np.ndarray, str]]:

@@ -46,6 +46,7 @@ from .locate import (
     WorkImage,
     gradients,
     iter_candidates,
+    outlines_over,
     quad_from_text,
     quads_from_layout,
     repaired_outlines,
@@ -361,9 +362,14 @@ class Recognizer:
             # No outline convinced (or the one that did is in doubt): it may be broken
             # by clutter, so find the card by its text as well, and keep whichever
             # rectifies better.
+            tried = [v.quad for v in screened]
             screened.clear()
+            by_text = self._text_candidates(img)
+            # The outline the card's text lies in, when other card-shaped things ranked
+            # before it (so it was never screened): exact where the text's quads are not.
+            by_text += outlines_over(work, by_text, skip=tried)
             # All of them: the first to match is not always the most precise.
-            if screen((q for quad in self._text_candidates(img) for q in orientations(quad)), stop=False):
+            if screen((q for quad in by_text for q in orientations(quad)), stop=False):
                 # Found this way, the card is often blurred or cluttered: its lines are
                 # found on a CARD_SIZE map.
                 other, _ = self._accept(img, screened, work, fine=True)

@@ -13,7 +13,10 @@ from hkid_ocr.locate import (
     edge_support,
     find_candidates,
     gradients,
+    MAX_CANDIDATES,
+    WorkImage,
     iter_candidates,
+    outlines_over,
     quad_from_text,
     quads_from_layout,
     repaired_outlines,
@@ -246,3 +249,30 @@ def test_upper_quartile_is_numpys_percentile_to_the_bit():
             a[1] = np.round(a[1] / 20) * 20  # ties
             got, want = upper_quartile(a), np.percentile(a, 75, axis=1)
             assert got.dtype == want.dtype and np.array_equal(got, want), (n, dtype)
+
+
+def test_outlines_over_a_rough_quad_from_the_text_give_the_traced_card():
+    # Blank card-shaped papers rank before the card's own outline, which is then past the
+    # candidates screened; a rough quad where the text is (off by a tenth of the card)
+    # finds it in the full list, snapped to the card's edges.
+    scene = place(specimen("specimen_2018.jpg"), canvas=(900, 1200), card_width=0.3, rotate=6,
+                  tilt=0.12, seed=2, background="plain")
+    card = np.zeros(scene.image.shape[:2], np.uint8)
+    cv2.fillConvexPoly(card, np.round(scene.corners).astype(np.int32), 255)
+    img = np.where(card[:, :, None] > 0, scene.image, np.uint8(90))  # on a darker desk
+    rng = np.random.default_rng(1)
+    for x, y in [(40, 40), (880, 40), (40, 660), (880, 660), (460, 720)]:
+        w = int(rng.uniform(260, 300))
+        cv2.rectangle(img, (x, y), (x + w, y + int(w / CARD_ASPECT)), (240, 240, 235), -1)
+    truth = scene.corners
+    work = WorkImage(img)
+    screened = [c.quad for c in iter_candidates(img, work=work)]
+    assert _best_error([type("C", (), {"quad": q}) for q in screened[:MAX_CANDIDATES]], truth) > 0.2
+    assert len(work.outlines) > MAX_CANDIDATES
+    rough = truth + 0.1 * (truth.mean(axis=0) - truth) + np.array([12.0, -9.0])
+    (found,) = outlines_over(work, [rough])
+    diag = np.linalg.norm(truth[2] - truth[0])
+    assert np.linalg.norm(found[:, None] - truth[None], axis=2).min(axis=1).max() / diag < 0.01
+    assert outlines_over(work, [rough], skip=[found]) == []  # judged already
+    bare = np.array([[500.0, 50.0], [700.0, 50.0], [700.0, 170.0], [500.0, 170.0]])  # desk only
+    assert outlines_over(work, [bare]) == []
