@@ -163,10 +163,15 @@ class _Child:
         self.proc.stdin.write("\n")
         self.proc.stdin.flush()
         final = self.receive()
+        self.end()
+        return final
+
+    def end(self) -> None:
+        """Close both pipes and wait for the process (which has answered its last)."""
+        assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait()
         self.channel.close()
-        return final
 
 
 def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repeat: int = 1,
@@ -195,8 +200,7 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
                 reports[system] = {"system": system, "threads": threads, "unavailable": str(exc)}
                 continue
             if "unavailable" in reports[system]:
-                child.proc.wait()
-                child.channel.close()
+                child.end()
             else:
                 children.append(child)
         warm = paths[1:]
@@ -209,9 +213,10 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
                 try:
                     runs[child.system][i] = [child.ask(path) for _ in range(max(1, repeat))]
                 except RuntimeError as exc:  # the process died (its traceback went to stderr)
-                    reports[child.system] = {**reports[child.system], "unavailable": f"{exc} (on {path})"}
+                    reports[child.system]["unavailable"] = f"{exc} (on {path})"
                     children.remove(child)
-                time.sleep(HANDOFF_PAUSE_S)
+                if len(children) > 1:  # alone, nothing follows whose time it could eat into
+                    time.sleep(HANDOFF_PAUSE_S)
             if progress is not None:
                 progress(i + 1, len(warm))
         for child in children:

@@ -651,15 +651,16 @@ def outlines_over(work: WorkImage, quads: Sequence[np.ndarray], skip: Sequence[n
     (papers, other cards) ranked before it.
     """
     done = [order_clockwise(np.asarray(q, np.float64) * work.scale) for q in skip]
+    polys = [order_clockwise(o).astype(np.float32) for _, o in work.outlines]
+    areas = [float(cv2.contourArea(p)) for p in polys]
     out: list[np.ndarray] = []
     for quad in quads:
         q = order_clockwise(np.asarray(quad, np.float64) * work.scale).astype(np.float32)
         area = float(cv2.contourArea(q))
         best, best_iou = None, OUTLINE_OVER_TEXT
-        for _, o in work.outlines:
-            o32 = order_clockwise(o).astype(np.float32)
-            inter, _ = cv2.intersectConvexConvex(q, o32)
-            union = area + float(cv2.contourArea(o32)) - inter
+        for (_, o), poly, o_area in zip(work.outlines, polys, areas):
+            inter, _ = cv2.intersectConvexConvex(q, poly)
+            union = area + o_area - inter
             if union > 0 and inter / union >= best_iou:
                 best, best_iou = o, inter / union
         if best is None:

@@ -10,11 +10,11 @@ from scenes import place
 
 from hkid_ocr.locate import (
     CARD_ASPECT,
+    MAX_CANDIDATES,
+    WorkImage,
     edge_support,
     find_candidates,
     gradients,
-    MAX_CANDIDATES,
-    WorkImage,
     iter_candidates,
     outlines_over,
     quad_from_text,
