@@ -24,6 +24,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .errors import ModelError
@@ -31,7 +32,7 @@ from .runtime import OnnxModel, dictionary
 from .types import LineReading
 from .workers import Workers
 
-__all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for"]
+__all__ = ["REC_HEIGHT", "TextRecognizer", "lanes_for", "starts_in_ink"]
 
 REC_HEIGHT = 48
 MAX_WIDTH = 1280
@@ -39,6 +40,49 @@ MAX_WIDTH = 1280
 #: (three stars and two letters on a small card) better with blank context after it.
 MIN_RUN_WIDTH = 160
 _TOPK = 5
+
+
+#: A crop "starts in ink" when this share of its first START_COLUMNS columns' text
+#: band is ink (START_COLUMNS: about a stroke's width at REC_HEIGHT), or this share of
+#: any one of its first SLIVER_COLUMNS columns.
+INK_AT_START = 0.05
+START_COLUMNS = 8
+SLIVER_INK = 0.1
+SLIVER_COLUMNS = 3
+#: How much of a crop (in crop heights from its start) its ink and background are
+#: judged on: a few characters.
+START_WINDOW = 4
+#: Below this spread between the background and the darkest print (grey levels), a
+#: crop is too faint to say where its ink is.
+MIN_INK_CONTRAST = 25.0
+
+
+def starts_in_ink(crop: np.ndarray) -> bool:
+    """Whether a line crop (BGR, REC_HEIGHT rows) begins inside a character.
+
+    A line's box leaves air before its first character; a crop whose first columns
+    hold dark print was cut through a character (the text map missed the line's start).
+    Only the rows of the text band count (a crop's top and bottom tenths are air).
+
+    Example:
+        >>> blank = np.full((REC_HEIGHT, 100, 3), 220, np.uint8)
+        >>> starts_in_ink(blank)
+        False
+        >>> cut = blank.copy(); cut[10:40, 0:3] = 30; cut[10:40, 30:34] = 30
+        >>> starts_in_ink(cut)
+        True
+    """
+    h = crop.shape[0]
+    # The line's first few characters say what its ink and background look like.
+    head = crop[h // 10 : h - h // 10, : START_WINDOW * h]
+    band = cv2.cvtColor(head, cv2.COLOR_BGR2GRAY) if head.ndim == 3 else head
+    background, darkest = np.percentile(band, (75, 3))
+    if background - darkest < MIN_INK_CONTRAST:
+        return False
+    ink = band[:, :START_COLUMNS] < background - 0.5 * (background - darkest)
+    # Ink across the first columns (a stem or a bowl cut through), or a sliver in one
+    # of the very first (the end of an S's curve).
+    return bool(ink.mean() > INK_AT_START or ink[:, :SLIVER_COLUMNS].mean(axis=0).max() > SLIVER_INK)
 
 
 def lanes_for(threads: int) -> int:

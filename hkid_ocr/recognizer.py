@@ -73,7 +73,7 @@ from .parse import (
 from .portrait import figures, portrait_crop
 from .quality import RECAPTURE_THRESHOLD, is_photocopy, recapture_score
 from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
-from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for
+from .recognize import MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for, starts_in_ink
 from .runtime import OnnxModel, narrow_recognizer
 from .schema import CardData, Figure, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
@@ -536,9 +536,12 @@ class Recognizer:
                 # where the template puts it (the result must then prove itself).
                 forced.add(key)
             box = text_box(kernel, WIDE_LEAD if key in WIDE_LEAD_KEYS else NARROW_LEAD)
+            crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+            if key in UNCUT_KEYS:
+                box, crop = _uncut_start(img, view, key, kernel, box, crop)
             keys.append(key)
             boxes.append(box)
-            crops.append(warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0)))
+            crops.append(crop)
         readings = self._recognizer.read(crops, keys)
         if self._recognizer.has_precise:
             # Lines the fast model may misread are read again, precisely, unless the
@@ -828,6 +831,32 @@ CHECKED_KEYS = frozenset({"nameCn", "nameEn", "issuedCode"})
 NARROW_LEAD = 0.55
 WIDE_LEAD = 1.0
 WIDE_LEAD_KEYS = frozenset({"nameEn", "idNumber"})
+
+#: Lines whose start the text map can leave out (a blurred first character or two), with
+#: nothing printed before them on the card: when such a crop starts in ink, its box is
+#: moved left UNCUT_STEP kernel heights (about a character) at a time, at most
+#: UNCUT_STEPS times, until it starts on the card's background. The other lines have a
+#: neighbour before them on the same row (the symbols before the dates) or start with a
+#: star or a bracket the kernel keeps.
+UNCUT_KEYS = frozenset({"nameEn", "nameCode"})
+UNCUT_STEP = 0.6
+UNCUT_STEPS = 6
+
+
+def _uncut_start(
+    img: LoadedImage, view: CardView, key: str, kernel: Box, box: Box, crop: np.ndarray
+) -> tuple[Box, np.ndarray]:
+    """``box`` and ``crop`` moved left until the crop no longer starts in ink (see UNCUT_KEYS)."""
+    step = UNCUT_STEP * (kernel[3] - kernel[1])
+    # Past the card's left edge too: a card found a little too narrow (its left side
+    # taken at the English name's first letters) cuts the line there.
+    for _ in range(UNCUT_STEPS):
+        if not starts_in_ink(crop):
+            break
+        box = (box[0] - step, box[1], box[2], box[3])
+        crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+    return box, crop
+
 
 #: Lines read narrowed to this share of their natural width. The recogniser's cost
 #: grows with a line's width, and these lines read at least as well narrowed

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import specimen
 
-from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _balance
+from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _balance, starts_in_ink
 from hkid_ocr.rectify import card_homography, warp_region
 
 
@@ -190,3 +190,17 @@ def test_narrow_model_must_come_from_the_same_dictionary(recognizer):
         TextRecognizer(digits, {}, narrow=_narrowed(recognizer._recognizer._model, "ABC"))
     with pytest.raises(ModelError, match="cannot narrow"):
         narrow_recognizer(resolve_models().det, "0123456789")  # the detector has no class layer
+
+
+def test_a_crop_cut_through_its_first_letter_starts_in_ink():
+    # The 2018 specimen's English name, "SAN, Chi Nan": its box with air before the S,
+    # then cut through the S.
+    whole = _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33))
+    cut = _crop("specimen_2018.jpg", (0.055, 0.255, 0.36, 0.33))
+    assert not starts_in_ink(whole)
+    assert starts_in_ink(cut)
+    # Too faint to tell ink from background: never called cut.
+    faint = (cut.astype(np.float32) * 0.08 + 200).astype(np.uint8)
+    assert not starts_in_ink(faint)
+    assert not starts_in_ink(np.full((REC_HEIGHT, 200, 3), 128, np.uint8))
+

@@ -13,6 +13,7 @@ from scenes import clutter, place, rotate_exact
 
 import hkid_ocr
 from hkid_ocr.io import load_image
+from hkid_ocr.locate import WorkImage
 from hkid_ocr.recognizer import CHECKED_KEYS, _settled, text_search_size
 from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
@@ -296,6 +297,22 @@ def test_shared_recognizer_across_threads(recognizer, truth):
 def test_module_level_recognize_uses_default(truth):
     d = hkid_ocr.recognize(specimen("specimen_2018.jpg")).to_dict()
     assert d["data"] == truth["specimen_2018.jpg"]["data"]
+
+
+@pytest.mark.parametrize("name,cut", [("specimen_2003.jpg", 0.09), ("specimen_2018.jpg", 0.09)])
+def test_a_card_found_too_narrow_still_reads_its_names_whole(recognizer, truth, name, cut):
+    # The card's left side taken inside the card, through the English name's first
+    # letter (a side snapped to the print in a blurred photo): the name's box is moved
+    # left, past the card's edge, until it starts on background.
+    img = load_image(str(pytest.importorskip("conftest").DATA / name))
+    h, w = img.bgr.shape[:2]
+    quad = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    quad[0] += cut * (quad[1] - quad[0])
+    quad[3] += cut * (quad[2] - quad[3])
+    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, quad), WorkImage(img.bgr))
+    read, _ = recognizer._read_lines(img, view, lines)
+    assert read["nameEn"][0].text == truth[name]["data"]["nameEn"]
+    assert read["nameCode"][0].text == truth[name]["data"]["nameCode"]
 
 
 def _reading(key: str, text: str, p: float) -> LineReading:
