@@ -528,9 +528,13 @@ class Recognizer:
         crops: list[np.ndarray] = []
         boxes: list[Box] = []
         forced: set[str] = set()
+        # A card with a code line has a Chinese name above it: a name the detector
+        # missed is read where the template puts it, and kept when it agrees with the
+        # codes (names.decide_name).
+        coded = bool(lines.get("nameCode", (None, False))[1])
         for key, (kernel, found) in lines.items():
             if not found:
-                if key not in ALWAYS_PRINTED:
+                if key not in ALWAYS_PRINTED and not (key == "nameCn" and coded):
                     continue  # nothing printed there: the field is absent on this card
                 # Every card prints this line: the detector missed faint print, so read
                 # where the template puts it (the result must then prove itself).
@@ -559,8 +563,13 @@ class Recognizer:
                 if found is not None:
                     readings[i], boxes[i] = found
         out = {}
+        read = dict(zip(keys, readings))
         for k, r, b in zip(keys, readings, boxes):
-            if k in forced and not _convincing(k, r):
+            if k == "nameCn" and k in forced:
+                # Only a name that agrees with the code line (or is spelled from it).
+                if not (self.config.field_rules and decide_name(r, read.get("nameCode")).consistent):
+                    continue
+            elif k in forced and not _convincing(k, r):
                 continue
             out[k] = (r, b)
         return out, title_permanent

@@ -330,6 +330,23 @@ def test_a_card_number_read_without_its_letter_is_read_again_from_further_left(r
     assert read["idNumber"][0].text == truth[name]["data"]["idNumber"]
 
 
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_a_chinese_name_the_detector_missed_is_read_when_its_code_line_was_found(recognizer, truth, name):
+    img = load_image(str(pytest.importorskip("conftest").DATA / name))
+    h, w = img.bgr.shape[:2]
+    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    # The name's line not seen on the text map (faint or tiny print), the code line seen:
+    # the name is read where the template puts it, and kept for it agrees with the codes.
+    missed = {**lines, "nameCn": (lines["nameCn"][0], False)}
+    read, _ = recognizer._read_lines(img, view, missed)
+    assert read["nameCn"][0].text == truth[name]["data"]["nameCn"]
+    # Neither line seen: a card without a Chinese name, where nothing is read.
+    neither = {**missed, "nameCode": (lines["nameCode"][0], False)}
+    read, _ = recognizer._read_lines(img, view, neither)
+    assert "nameCn" not in read and "nameCode" not in read
+
+
 def _reading(key: str, text: str, p: float) -> LineReading:
     n = len(text)
     return LineReading(key=key, text=text, char_probs=(p,) * n, char_pos=tuple(i / n for i in range(n)),
