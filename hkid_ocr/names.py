@@ -101,22 +101,23 @@ def _encodes(ch: str, codec: str) -> bool:
 def _prefer_traditional(ch: str, code: str, opts: dict[str, float]) -> str:
     """The traditional form of ``ch`` when the card evidently prints it.
 
-    Hong Kong cards print names in Big5 (with HKSCS) characters, and the reader
-    sometimes prefers the simplified form of the same code (黄 for 黃, 强 for 強, 卢
-    for 盧). A form outside Big5 gives way to the traditional one whenever the reader
-    considered that at all (or always, when it is outside HKSCS too). Variant pairs
-    that are both Big5 and both used in Hong Kong (恒 and 恆, 峰 and 峯: the telegraph
-    table lists one of each) are told apart by the glyph alone, so a form the reader
-    barely considered never replaces what it read.
+    Hong Kong cards print names in Big5 characters, and the reader sometimes prefers
+    the simplified form of the same code (黄 for 黃, 强 for 強, 卢 for 盧). A form
+    outside Big5 always gives way to the code's traditional one: the card's name is
+    kept as its codes, and a code prints the character the Taiwan table gives it (HKSCS
+    holds 黄 and ~240 more simplified forms whose code has a traditional character,
+    none of which a card prints for that code). Variant pairs that are both Big5 and
+    both used in Hong Kong (恒 and 恆, 峰 and 峯: the telegraph table lists one of each)
+    are told apart by the glyph alone, so a form the reader barely considered never
+    replaces what it read.
     """
     trad = traditional_for(code)
     if not trad or ch in trad:
         return ch
     best = max(trad, key=lambda c: opts.get(c, 0.0))
-    seen = opts.get(best, 0.0)
-    if not _encodes(ch, "cp950") and (seen > 0.0 or not _encodes(ch, "big5hkscs")):
+    if not _encodes(ch, "cp950"):
         return best
-    return best if seen >= TRADITIONAL_EVIDENCE else ch
+    return best if opts.get(best, 0.0) >= TRADITIONAL_EVIDENCE else ch
 
 
 def decide_name(cn: LineReading | None, code: LineReading | None) -> NameDecision:

@@ -86,3 +86,6 @@ def test_simplified_form_outside_big5_gives_way_when_the_traditional_was_seen():
     # 陈 is outside Big5 and HKSCS: 陳 even when the reader never proposed it
     d = decide_name(_line("nameCn", "陈"), _line("nameCode", "7115"))
     assert d.name_cn == "陳"
+    # 黄 is in HKSCS but not Big5: 黃, the code's character, even when never proposed
+    d = decide_name(_line("nameCn", "黄漢柏"), _line("nameCode", "7806 3352 2672"))
+    assert d.name_cn == "黃漢柏" and d.consistent
