@@ -191,9 +191,27 @@ def decode_symbols(chars: list[tuple[str, int, dict[str, float]]]) -> str | None
             stars = cell
         else:
             continue
-        tail = "".join(c for c, _, _ in chars[i + 2 :] if c.isalnum())
-        return "*" * stars + status + place + tail
+        return "*" * stars + status + place + _symbols_tail(chars[i + 2 :])
     return None
+
+
+#: Symbols followed by a count: L1, L2 (cards lost), H1, K2, S1, P1, V1 (issuing office).
+_COUNTED = "LHKSPV"
+#: Letters a blurred count digit is read as (no letter follows a counted symbol).
+_AS_DIGIT = {"I": "1", "Z": "2"}
+
+
+def _symbols_tail(chars: list[tuple[str, int, dict[str, float]]]) -> str:
+    """The symbols after the birthplace, with each count a digit ("LI" is L1)."""
+    out: list[str] = []
+    for ch, _, alts in chars:
+        if not ch.isalnum():
+            continue
+        if out and out[-1] in _COUNTED and not ch.isdigit():
+            digits = {c: p for c, p in alts.items() if c.isdigit()}
+            ch = max(digits, key=lambda c: digits[c]) if digits else _AS_DIGIT.get(ch, ch)
+        out.append(ch)
+    return "".join(out)
 
 
 def case_name_en(chars: list[tuple[str, dict[str, float]]]) -> str:

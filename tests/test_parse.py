@@ -70,10 +70,20 @@ def test_names():
         ([("*", 0), ("C", 3), ("Z", 4), ("L", 5), ("1", 6)], "***CZL1"),
         ([("*", 0), ("*", 1), ("R", 3), ("O", 4), ("N", 5)], "***RON"),
         ([("X", 0), ("Q", 1)], None),
+        # A count after L, H, K, S, P or V is a digit: a blurred 1 read as I is one.
+        ([("*", 0), ("A", 3), ("Z", 4), ("L", 5), ("I", 6)], "***AZL1"),
+        ([("A", 0), ("O", 1), ("H", 2), ("Z", 3), ("N", 4)], "AOH2N"),
+        # not after other letters: N, then the lost-card count
+        ([("A", 0), ("Z", 1), ("N", 2), ("L", 3), ("2", 4)], "AZNL2"),
     ],
 )
 def test_symbols_on_the_grid(chars, out):
     assert decode_symbols([(c, cell, {}) for c, cell in chars]) == out
+
+
+def test_a_symbols_count_comes_from_the_readers_digit_alternatives():
+    chars = [("A", 0, {}), ("Z", 1, {}), ("L", 2, {}), ("T", 3, {"T": 0.6, "7": 0.1, "1": 0.3})]
+    assert decode_symbols(chars) == "AZL1"
 
 
 def _alts(text: str, fixes: dict[int, dict[str, float]] | None = None) -> list[dict[str, float]]:
