@@ -680,27 +680,34 @@ class Recognizer:
         return out, name
 
     def _reread_sex(self, img: LoadedImage, view: CardView, line_box: Box) -> tuple[str, float, Box]:
-        """Read the sex on its own, contrast-stretched: it is often printed fainter than the date."""
+        """Read the sex on its own, contrast-stretched: it is often printed fainter than the date.
+
+        Read where the template puts it, with SEX_MARGINS of air in turn until one
+        reading decides: the card's registration can be off by a character's width
+        there, cutting the 女 or leaving the F out.
+        """
         spec = TEMPLATES[view.design].line("sex")
         W, H = view.size
         dx, dy = view.shift
-        x0 = (spec.x - 0.015) * W + dx
-        x1 = (spec.x + spec.w + 0.015) * W + dx
-        box = (x0, line_box[1], x1, line_box[3])
-        crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH)
-        lo, hi = float(crop.min()), float(crop.max())
-        crop = ((crop.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo))).astype(np.uint8)
-        (reading,) = self._recognizer.read([crop], ["sex"])
-        # Faint print gives low absolute probabilities; what matters is how clearly one
-        # answer beats the other: the evidence for 男/M against 女/F.
-        male = female = 0.0
-        for alts in reading.alternatives:
-            for ch, p in alts:
-                male += p if ch in "男M" else 0.0
-                female += p if ch in "女F" else 0.0
-        if max(male, female) < 0.05 or max(male, female) < 10 * min(male, female):
-            return "", 0.0, box
-        return ("男M" if male > female else "女F"), max(male, female) / (male + female), box
+        box = line_box
+        for margin in SEX_MARGINS:
+            x0 = (spec.x - margin) * W + dx
+            x1 = (spec.x + spec.w + margin) * W + dx
+            box = (x0, line_box[1], x1, line_box[3])
+            crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH)
+            lo, hi = float(crop.min()), float(crop.max())
+            crop = ((crop.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo))).astype(np.uint8)
+            (reading,) = self._recognizer.read([crop], ["sex"])
+            # Faint print gives low absolute probabilities; what matters is how clearly
+            # one answer beats the other: the evidence for 男/M against 女/F.
+            male = female = 0.0
+            for alts in reading.alternatives:
+                for ch, p in alts:
+                    male += p if ch in "男M" else 0.0
+                    female += p if ch in "女F" else 0.0
+            if max(male, female) >= 0.05 and max(male, female) >= 10 * min(male, female):
+                return ("男M" if male > female else "女F"), max(male, female) / (male + female), box
+        return "", 0.0, box
 
     def _valid(
         self, key: str, parse: Callable[[str], str], reading: LineReading, lo: int, hi: int, p: float
@@ -898,6 +905,11 @@ def _uncut_start(
 #: come in (measured: three cards lost that way).
 _LETTERLESS_ID = re.compile(r"\s*\d{6}\s*\(?[0-9A-Z]\)?\s*")
 CARD_NUMBER_MOVES = (2, 3)
+
+
+#: Air on each side of the sex's template box when it is read on its own (share of the
+#: card's width), tried in turn (see Recognizer._reread_sex).
+SEX_MARGINS = (0.015, 0.03, 0.05)
 
 
 #: Lines read narrowed to this share of their natural width. The recogniser's cost

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import zlib
 
@@ -14,6 +15,7 @@ from scenes import clutter, place, rotate_exact
 import hkid_ocr
 from hkid_ocr.io import load_image
 from hkid_ocr.locate import WorkImage
+from hkid_ocr.layout import text_box
 from hkid_ocr.recognizer import CHECKED_KEYS, _settled, text_search_size
 from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
@@ -345,6 +347,21 @@ def test_a_chinese_name_the_detector_missed_is_read_when_its_code_line_was_found
     neither = {**missed, "nameCode": (lines["nameCode"][0], False)}
     read, _ = recognizer._read_lines(img, view, neither)
     assert "nameCn" not in read and "nameCode" not in read
+
+
+@pytest.mark.parametrize(
+    "name,off", [("specimen_2003.jpg", -0.08), ("specimen_2003.jpg", 0.08), ("specimen_2018.jpg", -0.07),
+                 ("specimen_2018.jpg", 0.08)])
+def test_the_sex_read_on_its_own_tolerates_a_registration_off_by_a_character(recognizer, truth, name, off):
+    # The layout's shift off by ~a character's width at the sex: with the template's box
+    # and its narrowest margin, neither 女 nor F is inside; a wider margin finds them.
+    img = load_image(str(pytest.importorskip("conftest").DATA / name))
+    h, w = img.bgr.shape[:2]
+    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    moved = dataclasses.replace(view, shift=(view.shift[0] + off * view.size[0], view.shift[1]))
+    sex, p, _ = recognizer._reread_sex(img, moved, text_box(lines["birthDate+sex"][0]))
+    assert sex == truth[name]["data"]["sex"] and p > 0.5
 
 
 def _reading(key: str, text: str, p: float) -> LineReading:
