@@ -555,13 +555,13 @@ class Recognizer:
                 redone = self._recognizer.read([crops[i] for i in again], [keys[i] for i in again], precise=True)
                 for i, r in zip(again, redone):
                     readings[i] = r
-        if "idNumber" in keys and self.config.field_rules:
-            i = keys.index("idNumber")
-            if _LETTERLESS_ID.fullmatch(readings[i].text):
-                # The card number's letters are missing: its box began after them.
-                found = self._reread_card_number(img, view, lines["idNumber"][0], boxes[i], readings[i])
-                if found is not None:
-                    readings[i], boxes[i] = found
+        if self.config.field_rules:
+            for key, headless in _HEADLESS.items():
+                if key in keys and headless.fullmatch(readings[i := keys.index(key)].text):
+                    # The line's start is missing from the reading: its box began after it.
+                    found = self._read_from_further_left(img, view, key, lines[key][0], boxes[i], readings[i])
+                    if found is not None:
+                        readings[i], boxes[i] = found
         out = {}
         read = dict(zip(keys, readings))
         for k, r, b in zip(keys, readings, boxes):
@@ -574,21 +574,24 @@ class Recognizer:
             out[k] = (r, b)
         return out, title_permanent
 
-    def _reread_card_number(
-        self, img: LoadedImage, view: CardView, kernel: Box, box: Box, reading: LineReading
+    def _read_from_further_left(
+        self, img: LoadedImage, view: CardView, key: str, kernel: Box, box: Box, reading: LineReading
     ) -> tuple[LineReading, Box] | None:
-        """The card number read again from further left (see CARD_NUMBER_MOVES), or None.
+        """A _HEADLESS line read again from further left (see RESTART_MOVES), or None.
 
-        Only a reading that adds a prefix's letters before the same digits is taken: the
-        issue date before the number on its row can never come in that way.
+        Only a reading that is a well-formed field adding characters before the same
+        text is taken: what is printed before the line on its row (the issue date before
+        the card number, the first registration before the issue date) cannot come in
+        that way.
         """
         step = UNCUT_STEP * (kernel[3] - kernel[1])
-        for moves in CARD_NUMBER_MOVES:
+        read_before = reading.text.replace(" ", "")
+        for moves in RESTART_MOVES:
             moved = (box[0] - moves * step, box[1], box[2], box[3])
-            crop = warp_region(img.bgr, view.homography, moved, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get("idNumber", 1.0))
-            (again,) = self._recognizer.read([crop], ["idNumber"])
+            crop = warp_region(img.bgr, view.homography, moved, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+            (again,) = self._recognizer.read([crop], [key])
             text = again.text.replace(" ", "")
-            if FIELD_PATTERNS["idNumber"].fullmatch(parse_id_number(text)) and text.endswith(reading.text.replace(" ", "")):
+            if FIELD_PATTERNS[key].fullmatch(_RESTART_PARSE[key](text)) and text.endswith(read_before) and text != read_before:
                 return again, moved
         return None
 
@@ -899,12 +902,18 @@ def _uncut_start(
     return box, crop
 
 
-#: A card number read without its one or two prefix letters (six digits and the check
-#: digit): its box is moved left this many UNCUT_STEPs and read again, until a reading
-#: adds the letters. Not by starts_in_ink: the issue date before it on its row would
-#: come in (measured: three cards lost that way).
-_LETTERLESS_ID = re.compile(r"\s*\d{6}\s*\(?[0-9A-Z]\)?\s*")
-CARD_NUMBER_MOVES = (2, 3)
+#: Readings that show their line's start was missed: a card number without its one or
+#: two prefix letters (six digits and the check digit), an issue date with one digit
+#: before its first dash. Such a line's box is moved left RESTART_MOVES UNCUT_STEPs in
+#: turn and read again, until a reading adds what was missing. Not by starts_in_ink:
+#: these lines have a neighbour before them on their row, which would come in (the
+#: card number: three cards lost that way).
+_HEADLESS = {
+    "idNumber": re.compile(r"\s*\d{6}\s*\(?[0-9A-Z]\)?\s*"),
+    "issuedDate": re.compile(r"\s*\d-\d\d-\d\d\s*"),
+}
+_RESTART_PARSE: dict[str, Callable[[str], str]] = {"idNumber": parse_id_number, "issuedDate": parse_issue_date}
+RESTART_MOVES = (2, 3)
 
 
 #: Air on each side of the sex's template box when it is read on its own (share of the

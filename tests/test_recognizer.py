@@ -318,18 +318,19 @@ def test_a_card_found_too_narrow_still_reads_its_names_whole(recognizer, truth, 
 
 
 @pytest.mark.parametrize("name", SPECIMENS)
-def test_a_card_number_read_without_its_letter_is_read_again_from_further_left(recognizer, truth, name):
-    # The text map's line for the card number starting after its letter (here moved
-    # right by two kernel heights): the crop starts on the gap after the C, the fast
-    # reading is "668668(E)", and the number is read again from further left.
+@pytest.mark.parametrize("key,move", [("idNumber", 2.0), ("issuedDate", 1.0)])
+def test_a_line_read_without_its_start_is_read_again_from_further_left(recognizer, truth, name, key, move):
+    # The text map's line starting after the card number's letter (or the issue date's
+    # first digit): the fast reading is "668668(E)" ("5-09-03"), a reading no field has,
+    # and the line is read again from further left.
     img = load_image(str(pytest.importorskip("conftest").DATA / name))
     h, w = img.bgr.shape[:2]
     frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
     view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
-    (x0, y0, x1, y1), _ = lines["idNumber"]
-    lines = {**lines, "idNumber": ((x0 + 2 * (y1 - y0), y0, x1, y1), True)}
+    (x0, y0, x1, y1), _ = lines[key]
+    lines = {**lines, key: ((x0 + move * (y1 - y0), y0, x1, y1), True)}
     read, _ = recognizer._read_lines(img, view, lines)
-    assert read["idNumber"][0].text == truth[name]["data"]["idNumber"]
+    assert read[key][0].text == truth[name]["data"][key]
 
 
 @pytest.mark.parametrize("name", SPECIMENS)
