@@ -301,6 +301,16 @@ def test_module_level_recognize_uses_default(truth):
     assert d["data"] == truth["specimen_2018.jpg"]["data"]
 
 
+def _scan_view(recognizer, name: str):
+    """A specimen scan judged as a card filling its frame, and its lines, as the pipeline
+    finds them: the start for tests that change one thing on the way to the fields."""
+    img = load_image(str(pytest.importorskip("conftest").DATA / name))
+    h, w = img.bgr.shape[:2]
+    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    return img, view, lines
+
+
 @pytest.mark.parametrize("name,cut", [("specimen_2003.jpg", 0.09), ("specimen_2018.jpg", 0.09)])
 def test_a_card_found_too_narrow_still_reads_its_names_whole(recognizer, truth, name, cut):
     # The card's left side taken inside the card, through the English name's first
@@ -323,10 +333,7 @@ def test_a_line_read_without_its_start_is_read_again_from_further_left(recognize
     # The text map's line starting after the card number's letter (or the issue date's
     # first digit): the fast reading is "668668(E)" ("5-09-03"), a reading no field has,
     # and the line is read again from further left.
-    img = load_image(str(pytest.importorskip("conftest").DATA / name))
-    h, w = img.bgr.shape[:2]
-    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    img, view, lines = _scan_view(recognizer, name)
     (x0, y0, x1, y1), _ = lines[key]
     lines = {**lines, key: ((x0 + move * (y1 - y0), y0, x1, y1), True)}
     read, _ = recognizer._read_lines(img, view, lines)
@@ -335,10 +342,7 @@ def test_a_line_read_without_its_start_is_read_again_from_further_left(recognize
 
 @pytest.mark.parametrize("name", SPECIMENS)
 def test_a_chinese_name_the_detector_missed_is_read_when_its_code_line_was_found(recognizer, truth, name):
-    img = load_image(str(pytest.importorskip("conftest").DATA / name))
-    h, w = img.bgr.shape[:2]
-    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    img, view, lines = _scan_view(recognizer, name)
     # The name's line not seen on the text map (faint or tiny print), the code line seen:
     # the name is read where the template puts it, and kept for it agrees with the codes.
     missed = {**lines, "nameCn": (lines["nameCn"][0], False)}
@@ -356,10 +360,7 @@ def test_a_chinese_name_the_detector_missed_is_read_when_its_code_line_was_found
 def test_the_sex_read_on_its_own_tolerates_a_registration_off_by_a_character(recognizer, truth, name, off):
     # The layout's shift off by ~a character's width at the sex: with the template's box
     # and its narrowest margin, neither 女 nor F is inside; a wider margin finds them.
-    img = load_image(str(pytest.importorskip("conftest").DATA / name))
-    h, w = img.bgr.shape[:2]
-    frame = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
-    view, lines = recognizer._locate_lines(img, recognizer._evaluate(img, frame), WorkImage(img.bgr))
+    img, view, lines = _scan_view(recognizer, name)
     moved = dataclasses.replace(view, shift=(view.shift[0] + off * view.size[0], view.shift[1]))
     sex, p, _ = recognizer._reread_sex(img, moved, text_box(lines["birthDate+sex"][0]))
     assert sex == truth[name]["data"]["sex"] and p > 0.5
