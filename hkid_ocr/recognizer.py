@@ -591,7 +591,8 @@ class Recognizer:
             crop = warp_region(img.bgr, view.homography, moved, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
             (again,) = self._recognizer.read([crop], [key])
             text = again.text.replace(" ", "")
-            if FIELD_PATTERNS[key].fullmatch(_RESTART_PARSE[key](text)) and text.endswith(read_before) and text != read_before:
+            well_formed = FIELD_PATTERNS[key].fullmatch(_RESTART_PARSE[key](text))
+            if well_formed and text.endswith(read_before) and text != read_before:
                 return again, moved
         return None
 
