@@ -540,7 +540,7 @@ class Recognizer:
                 # where the template puts it (the result must then prove itself).
                 forced.add(key)
             box = text_box(kernel, WIDE_LEAD if key in WIDE_LEAD_KEYS else NARROW_LEAD)
-            crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+            crop = _line_crop(img, view, key, box)
             if key in UNCUT_KEYS:
                 box, crop = _uncut_start(img, view, key, kernel, box, crop)
             keys.append(key)
@@ -556,7 +556,7 @@ class Recognizer:
                 for i, r in zip(again, redone):
                     readings[i] = r
         if self.config.field_rules:
-            for key, headless in _HEADLESS.items():
+            for key, (headless, _) in _HEADLESS.items():
                 if key in keys and headless.fullmatch(readings[i := keys.index(key)].text):
                     # The line's start is missing from the reading: its box began after it.
                     found = self._read_from_further_left(img, view, key, lines[key][0], boxes[i], readings[i])
@@ -588,10 +588,9 @@ class Recognizer:
         read_before = reading.text.replace(" ", "")
         for moves in RESTART_MOVES:
             moved = (box[0] - moves * step, box[1], box[2], box[3])
-            crop = warp_region(img.bgr, view.homography, moved, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
-            (again,) = self._recognizer.read([crop], [key])
+            (again,) = self._recognizer.read([_line_crop(img, view, key, moved)], [key])
             text = again.text.replace(" ", "")
-            well_formed = FIELD_PATTERNS[key].fullmatch(_RESTART_PARSE[key](text))
+            well_formed = FIELD_PATTERNS[key].fullmatch(_HEADLESS[key][1](text))
             if well_formed and text.endswith(read_before) and text != read_before:
                 return again, moved
         return None
@@ -698,7 +697,7 @@ class Recognizer:
             x0 = (spec.x - margin) * W + dx
             x1 = (spec.x + spec.w + margin) * W + dx
             box = (x0, line_box[1], x1, line_box[3])
-            crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH)
+            crop = _line_crop(img, view, "sex", box)
             lo, hi = float(crop.min()), float(crop.max())
             crop = ((crop.astype(np.float32) - lo) * (255.0 / max(1.0, hi - lo))).astype(np.uint8)
             (reading,) = self._recognizer.read([crop], ["sex"])
@@ -888,6 +887,11 @@ UNCUT_STEP = 0.6
 UNCUT_STEPS = 6
 
 
+def _line_crop(img: LoadedImage, view: CardView, key: str, box: Box) -> np.ndarray:
+    """The recogniser's crop of a line's canonical ``box``: REC_HEIGHT rows, the key's SQUEEZE."""
+    return warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+
+
 def _uncut_start(
     img: LoadedImage, view: CardView, key: str, kernel: Box, box: Box, crop: np.ndarray
 ) -> tuple[Box, np.ndarray]:
@@ -899,21 +903,20 @@ def _uncut_start(
         if not starts_in_ink(crop):
             break
         box = (box[0] - step, box[1], box[2], box[3])
-        crop = warp_region(img.bgr, view.homography, box, REC_HEIGHT, MAX_WIDTH, SQUEEZE.get(key, 1.0))
+        crop = _line_crop(img, view, key, box)
     return box, crop
 
 
 #: Readings that show their line's start was missed: a card number without its one or
 #: two prefix letters (six digits and the check digit), an issue date with one digit
-#: before its first dash. Such a line's box is moved left RESTART_MOVES UNCUT_STEPs in
-#: turn and read again, until a reading adds what was missing. Not by starts_in_ink:
-#: these lines have a neighbour before them on their row, which would come in (the
-#: card number: three cards lost that way).
-_HEADLESS = {
-    "idNumber": re.compile(r"\s*\d{6}\s*\(?[0-9A-Z]\)?\s*"),
-    "issuedDate": re.compile(r"\s*\d-\d\d-\d\d\s*"),
+#: before its first dash (each with the parser its new reading must pass). Such a line's
+#: box is moved left RESTART_MOVES UNCUT_STEPs in turn and read again, until a reading
+#: adds what was missing. Not by starts_in_ink: these lines have a neighbour before them
+#: on their row, which would come in (the card number: three cards lost that way).
+_HEADLESS: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = {
+    "idNumber": (re.compile(r"\s*\d{6}\s*\(?[0-9A-Z]\)?\s*"), parse_id_number),
+    "issuedDate": (re.compile(r"\s*\d-\d\d-\d\d\s*"), parse_issue_date),
 }
-_RESTART_PARSE: dict[str, Callable[[str], str]] = {"idNumber": parse_id_number, "issuedDate": parse_issue_date}
 RESTART_MOVES = (2, 3)
 
 
