@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -31,7 +32,10 @@ from .rectify import CARD_ASPECT, order_clockwise
 from .types import CardCandidate
 from .workers import SERIAL, Workers
 
-__all__ = ["FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "snap_twice"]
+__all__ = [
+    "FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "same_outline",
+    "snap_twice", "straight_outlines",
+]
 
 #: Long side of the working copy used to find the outline.
 WORK_SIDE = 640
@@ -189,7 +193,7 @@ def _region_maps(gray: np.ndarray) -> list[np.ndarray]:
     return [opened]
 
 
-def _near(quad: np.ndarray, other: np.ndarray) -> bool:
+def same_outline(quad: np.ndarray, other: np.ndarray) -> bool:
     """Whether two quads are the same outline (corners within 4% of the diagonal)."""
     return bool(np.abs(quad - other).max() < 0.04 * float(np.linalg.norm(quad[2] - quad[0])))
 
@@ -197,7 +201,7 @@ def _near(quad: np.ndarray, other: np.ndarray) -> bool:
 def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.ndarray, str]]:
     kept: list[tuple[float, np.ndarray, str]] = []
     for score, quad, src in sorted(cands, key=lambda c: -c[0]):
-        if any(_near(quad, q) for _, q, _ in kept):
+        if any(same_outline(quad, q) for _, q, _ in kept):
             continue
         kept.append((score, quad, src))
     return kept
@@ -478,20 +482,23 @@ def edge_support(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, samples
     Each side is sampled along its whole length (bar the rounded corners), and a sample
     counts when the gradient across the side, within a pixel of it, is strong. A card's
     border runs the whole length of each side; a line through clutter or print does not.
+    ``quad`` may also be a stack of quads (n, 4, 2): the result is then (n, 4).
     """
     q = np.asarray(quad, np.float64)
-    ab = np.roll(q, -1, axis=0) - q
-    lengths = np.linalg.norm(ab, axis=1)
-    if lengths.min() < 1:
-        return np.zeros(4)
-    u = ab / lengths[:, None]
-    n = np.stack([u[:, 1], -u[:, 0]], axis=1)
+    many = q.reshape(-1, 4, 2)
+    ab = np.roll(many, -1, axis=1) - many
+    lengths = np.linalg.norm(ab, axis=2)
+    u = ab / np.maximum(lengths, 1e-9)[..., None]
+    n = np.stack([u[..., 1], -u[..., 0]], axis=2).reshape(-1, 2)
     ts = np.linspace(0.05, 0.95, samples)
     offsets = np.array([-1.0, 0.0, 1.0])
-    base = q[:, None, :] + ts[None, :, None] * ab[:, None, :]
+    base = many.reshape(-1, 1, 2) + ts[None, :, None] * ab.reshape(-1, 1, 2)
     pts = base[:, :, None, :] + offsets[None, None, :, None] * n[:, None, None, :]
     across = _across_sides(grads, pts, n).max(axis=2)
-    return (across > EDGE_RESPONSE).mean(axis=1)
+    support = (across > EDGE_RESPONSE).mean(axis=1).reshape(-1, 4)
+    # A side shorter than a pixel has no edge to run along.
+    support[(lengths < 1).any(axis=1)] = 0.0
+    return support if q.ndim == 3 else support[0]
 
 
 #: How far a re-placed side must move to be worth judging (fraction of the diagonal).
@@ -531,6 +538,214 @@ def repaired_outlines(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray) ->
             snapped = snap_to_edges(grads, moved, radius=REPAIR_SNAP)
             out.append((float(edge_support(grads, snapped).min()), snapped))
     return sorted(out, key=lambda r: -r[0])
+
+
+#: Straight-edge outlines (see straight_outlines): segments shorter than this share of
+#: the working image's long side are texture or print, not a card's side.
+STRAIGHT_MIN_SEGMENT = 0.04
+#: Segments within this angle (degrees) and this distance (share of the long side) of
+#: a line are pieces of it (a side broken by whatever lies across the card).
+STRAIGHT_SAME_ANGLE = 2.5
+STRAIGHT_SAME_OFFSET = 0.008
+#: Lines kept, longest in total first; quads judged by their edges, best covered first.
+STRAIGHT_LINES = 40
+STRAIGHT_JUDGED = 40
+#: Opposite sides of a card differ by less than this angle (degrees) under the
+#: perspective of a hand-held photo, and neighbouring sides by more than this.
+STRAIGHT_PARALLEL = 20.0
+STRAIGHT_CORNER = 55.0
+#: The band of aspect ratios accepted around ID-1's (|log| of the ratio), the shortest
+#: side (share of the long side of the image), and how far past the frame a corner
+#: may lie (the same share: a card cut by the frame keeps its lines).
+STRAIGHT_ASPECT = 0.3
+STRAIGHT_MIN_SIDE = 0.08
+STRAIGHT_PAST_FRAME = 0.1
+#: A card's side ends at its corners, while the lines of a quad that papers' edges
+#: make run on past them: the mean share of each side's line covered within this
+#: share of its length beyond its corners counts against a quad, times this weight.
+STRAIGHT_REACH = 0.25
+STRAIGHT_OVERHANG = 0.5
+#: A card's front is covered in print, a blank paper is not: the share of a quad's
+#: inside near an edge counts for it, times this weight (small: a tie-breaker between
+#: outlines equally straight; clutter has edges inside too).
+STRAIGHT_PRINT = 0.1
+
+
+class _Lines(NamedTuple):
+    """Straight lines through the image's segments: per line its normal (unit), its
+    offset along the normal, its angle in [0, pi), and the spans its segments cover along
+    its direction (zero-length spans pad the rows)."""
+
+    normal: np.ndarray  # (n, 2)
+    offset: np.ndarray  # (n,)
+    angle: np.ndarray  # (n,)
+    starts: np.ndarray  # (n, most segments of a line)
+    ends: np.ndarray
+
+
+def _straight_lines(gray: np.ndarray) -> _Lines | None:
+    """The image's longest straight lines, each gathered from its collinear segments."""
+    side = max(gray.shape)
+    # Half size: a card's sides survive it, print and texture mostly do not (~4 ms
+    # instead of ~15 at the working size); the quads are refined at full size anyway.
+    half = cv2.resize(gray, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    found = cv2.createLineSegmentDetector(cv2.LSD_REFINE_NONE).detect(half)[0]
+    if found is None:
+        return None
+    segs = found.reshape(-1, 4).astype(np.float64) * 2.0
+    d = segs[:, 2:] - segs[:, :2]
+    length = np.hypot(d[:, 0], d[:, 1])
+    keep = length >= STRAIGHT_MIN_SEGMENT * side
+    segs, d, length = segs[keep], d[keep], length[keep]
+    angle = np.arctan2(d[:, 1], d[:, 0]) % np.pi
+    normal = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
+    mid = (segs[:, :2] + segs[:, 2:]) / 2
+    same_angle, same_offset = np.radians(STRAIGHT_SAME_ANGLE), STRAIGHT_SAME_OFFSET * side
+    lines: list[list[int]] = []  # segment indices, the longest (the line's own) first
+    heads = np.zeros(len(segs), np.int64)  # the first segment of each line so far
+    for i in np.argsort(-length, kind="stable"):
+        h = heads[: len(lines)]
+        turn = np.abs(angle[h] - angle[i])
+        near = (np.minimum(turn, np.pi - turn) < same_angle) & (
+            np.abs(((mid[i] - mid[h]) * normal[h]).sum(axis=1)) < same_offset
+        )
+        if near.any():
+            lines[int(np.argmax(near))].append(int(i))
+        else:
+            heads[len(lines)] = i
+            lines.append([int(i)])
+    if len(lines) < 4:
+        return None
+    total = np.array([length[m].sum() for m in lines])
+    lines = [lines[k] for k in np.argsort(-total, kind="stable")[:STRAIGHT_LINES]]
+    first = np.array([m[0] for m in lines])
+    direction = np.stack([normal[first, 1], -normal[first, 0]], axis=1)
+    starts = np.zeros((len(lines), max(len(m) for m in lines)))
+    ends = np.zeros_like(starts)
+    for r, members in enumerate(lines):
+        a, b = segs[members, :2] @ direction[r], segs[members, 2:] @ direction[r]
+        starts[r, : len(members)], ends[r, : len(members)] = np.minimum(a, b), np.maximum(a, b)
+    return _Lines(normal[first], (mid[first] * normal[first]).sum(axis=1), angle[first], starts, ends)
+
+
+def _print_inside(
+    grads: tuple[np.ndarray, np.ndarray], quads: np.ndarray, grid: tuple[int, int] = (12, 8)
+) -> np.ndarray:
+    """Per quad (n, 4, 2), the share of a grid of points over its middle (the outer tenth
+    left out: its own edges) that lie on or beside an edge: print, a portrait, a pattern."""
+    gx, gy = grads
+    near_edge = cv2.blur(np.abs(gx) + np.abs(gy), (5, 5))
+    u = np.tile((np.arange(grid[0]) + 0.5) / grid[0] * 0.8 + 0.1, grid[1])
+    v = np.repeat((np.arange(grid[1]) + 0.5) / grid[1] * 0.8 + 0.1, grid[0])
+    # Bilinear between the corners: close enough to the perspective map inside a card.
+    top = quads[:, 0, None, :] * (1 - u)[None, :, None] + quads[:, 1, None, :] * u[None, :, None]
+    bottom = quads[:, 3, None, :] * (1 - u)[None, :, None] + quads[:, 2, None, :] * u[None, :, None]
+    pts = (top * (1 - v)[None, :, None] + bottom * v[None, :, None]).astype(np.float32)
+    sampled = cv2.remap(near_edge, pts[..., 0], pts[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    return np.asarray((sampled > EDGE_RESPONSE).mean(axis=1), np.float64)
+
+
+def straight_outlines(work: WorkImage, keep: int = 2) -> list[tuple[float, np.ndarray]]:
+    """Card-shaped quads whose four sides run along straight edges of the image, best first.
+
+    For a card whose outline never closes in any map: it touches papers or objects
+    of its own brightness on several sides, so every traced contour runs on around
+    them. Its four sides are still straight edges. Lines are gathered from the
+    image's segments; every two pairs of roughly parallel lines, roughly at right
+    angles, make a quad; card-shaped quads are ranked first by how much of each side
+    the lines' own segments cover, then the best by their edge support (see
+    :func:`edge_support`), both less what runs on past the corners (STRAIGHT_OVERHANG).
+    Returns up to ``keep`` (score, corners in working pixels, clockwise): the score
+    is the weakest side's support plus half the mean, less the overhang, plus a
+    little for print inside (STRAIGHT_PRINT); 1.5 for a blank card-shaped outline.
+
+    Example:
+        >>> import numpy as np, cv2
+        >>> img = np.full((400, 600, 3), 60, np.uint8)
+        >>> _ = cv2.rectangle(img, (100, 100), (417, 300), (225, 225, 225), -1)
+        >>> score, quad = straight_outlines(WorkImage(img))[0]
+        >>> bool(score > 1.4 and np.abs(quad - [[100, 100], [417, 100], [417, 300], [100, 300]]).max() < 3)
+        True
+    """
+    if keep <= 0:
+        return []
+    gray = work.gray
+    sh, sw = gray.shape
+    side = max(sh, sw)
+    lines = _straight_lines(gray)
+    if lines is None:
+        return []
+    N, R, T = lines.normal, lines.offset, lines.angle
+    I, J = np.triu_indices(len(R), 1)
+    turn = np.abs(T[I] - T[J])
+    turn = np.minimum(turn, np.pi - turn)
+    # Distance between the two lines (their normals point either way).
+    apart = np.abs(R[I] - np.sign((N[I] * N[J]).sum(axis=1)) * R[J])
+    pair = (turn < np.radians(STRAIGHT_PARALLEL)) & (apart > STRAIGHT_MIN_SIDE * side)
+    PI, PJ = I[pair], J[pair]
+    A, B = np.triu_indices(len(PI), 1)
+    i, j, k, m = PI[A], PJ[A], PI[B], PJ[B]
+    corner = np.abs(T[i] - T[k])
+    corner = np.minimum(corner, np.pi - corner)
+    ok = (i != k) & (i != m) & (j != k) & (j != m) & (corner > np.radians(STRAIGHT_CORNER))
+    i, j, k, m = i[ok], j[ok], k[ok], m[ok]
+    if not len(i):
+        return []
+
+    def meet(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        det = N[a, 0] * N[b, 1] - N[a, 1] * N[b, 0]  # far from 0: the lines cross at >55 degrees
+        return np.stack([(R[a] * N[b, 1] - R[b] * N[a, 1]) / det, (N[a, 0] * R[b] - N[b, 0] * R[a]) / det], axis=-1)
+
+    # Corners in order round the quad; side s runs from corner s to s+1 along line on[:, s].
+    quads = np.stack([meet(i, k), meet(k, j), meet(j, m), meet(m, i)], axis=1)
+    on = np.stack([k, j, m, i], axis=1)
+    lo, x_hi, y_hi = -STRAIGHT_PAST_FRAME * side, sw + STRAIGHT_PAST_FRAME * side, sh + STRAIGHT_PAST_FRAME * side
+    ok = ((quads[..., 0] > lo) & (quads[..., 1] > lo) & (quads[..., 0] < x_hi) & (quads[..., 1] < y_hi)).all(axis=1)
+    quads, on = quads[ok], on[ok]
+    edges = np.roll(quads, -1, axis=1) - quads
+    turns = edges[..., 0] * np.roll(edges, -1, axis=1)[..., 1] - edges[..., 1] * np.roll(edges, -1, axis=1)[..., 0]
+    lengths = np.linalg.norm(edges, axis=2)
+    one_way, other_way = (lengths[:, 0] + lengths[:, 2]) / 2, (lengths[:, 1] + lengths[:, 3]) / 2
+    aspect = np.maximum(one_way, other_way) / np.maximum(np.minimum(one_way, other_way), 1e-6)
+    area = 0.5 * np.abs(turns.sum(axis=1))  # shoelace, from the same cross products
+    ok = (
+        ((turns > 0).all(axis=1) | (turns < 0).all(axis=1))  # convex
+        & (np.abs(np.log(aspect / CARD_ASPECT)) < STRAIGHT_ASPECT)
+        & (area > MIN_AREA_FRACTION * sh * sw)
+    )
+    quads, on = quads[ok], on[ok]
+    if not len(quads):
+        return []
+    # How much of each side its line's segments cover: cheap, and rules out most quads
+    # (lines that cross far from where their segments lie) before the edges are sampled.
+    direction = np.stack([N[on][..., 1], -N[on][..., 0]], axis=-1)
+    t0 = (quads * direction).sum(axis=2)
+    t1 = (np.roll(quads, -1, axis=1) * direction).sum(axis=2)
+    lo_t, hi_t = np.minimum(t0, t1)[..., None], np.maximum(t0, t1)[..., None]
+
+    def spanned(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per side, the share of [a, b] along its line that the line's segments cover."""
+        covered = np.clip(np.minimum(lines.ends[on], b) - np.maximum(lines.starts[on], a), 0, None).sum(axis=-1)
+        return covered / np.maximum(b - a, 1e-6)[..., 0]
+
+    cover = spanned(lo_t, hi_t)
+    reach = STRAIGHT_REACH * (hi_t - lo_t)
+    overhang = np.maximum(spanned(lo_t - reach, lo_t), spanned(hi_t, hi_t + reach)).mean(axis=1)
+    rough = cover.min(axis=1) + 0.5 * cover.mean(axis=1) - STRAIGHT_OVERHANG * overhang
+    judged = np.argsort(-rough, kind="stable")[:STRAIGHT_JUDGED]
+    support = edge_support(work.grads, quads[judged])
+    score = (
+        support.min(axis=1) + 0.5 * support.mean(axis=1) - STRAIGHT_OVERHANG * overhang[judged]
+        + STRAIGHT_PRINT * _print_inside(work.grads, quads[judged])
+    )
+    out: list[tuple[float, np.ndarray]] = []
+    for o in np.argsort(-score, kind="stable"):
+        quad = order_clockwise(quads[judged[o]])
+        if not any(same_outline(quad, q) for _, q in out):
+            out.append((float(score[o]), quad))
+            if len(out) == keep:
+                break
+    return out
 
 
 def find_candidates(bgr: np.ndarray) -> list[CardCandidate]:
@@ -602,7 +817,7 @@ def iter_candidates(
     work.outlines = [(score, quad) for score, quad, _ in ranked]
     kept = ranked[:MAX_CANDIDATES]
     if early is not None:
-        kept = [k for k in kept if not _near(k[1], early[1])]
+        kept = [k for k in kept if not same_outline(k[1], early[1])]
     # None stands for the whole frame (unless it was tried already).
     frame: list[None] = [] if whole_done else [None]
     if whole_first:
@@ -666,7 +881,7 @@ def outlines_over(work: WorkImage, quads: Sequence[np.ndarray], skip: Sequence[n
         if best is None:
             continue
         snapped = order_clockwise(snap_twice(work.grads, best, 0.04))
-        if not any(_near(snapped, d) for d in done):
+        if not any(same_outline(snapped, d) for d in done):
             done.append(snapped)
             out.append(snapped / work.scale)
     return out

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import cv2
@@ -50,8 +50,10 @@ from .locate import (
     quad_from_text,
     quads_from_layout,
     repaired_outlines,
+    same_outline,
     snap_to_edges,
     snap_twice,
+    straight_outlines,
 )
 from .parse import (
     ALPHABETS,
@@ -145,6 +147,13 @@ OUTLINES_BEFORE_GIVING_UP = 4
 #: screened: of the 93 benchmark photos that needed the text search, 21 best outlines
 #: were repaired above it, each to the card's true corners (checked against the truth).
 REPAIR_SUPPORT = 0.85
+#: Outlines of four straight edges screened (see straight_outlines and _find_card): at
+#: most this many, and only those scoring at least this (the weakest side's edge
+#: support plus half the mean; 1.5 for edges the whole way round). On the benchmark
+#: corpus the card, when among them, was the first or second; a third is for papers
+#: lying square to the card, whose edges make card-shaped quads of their own.
+STRAIGHT_KEEP = 3
+STRAIGHT_FLOOR = 1.1
 
 
 @dataclass(frozen=True)
@@ -289,7 +298,9 @@ class Recognizer:
         its small text map is enough to find the lines, and the recogniser reads from
         the original pixels anyway. Without a clear winner, the best few are rectified
         again at CARD_SIZE (faint print and screen patterns survive better there), and
-        if none convinces, candidates found from the text are tried too.
+        if none convinces, candidates found from the text are tried too. Outlines of
+        four straight edges (straight_outlines) come in where the traced ones fail: in a
+        photo right after the first, otherwise after all of them.
         """
         h, w = img.bgr.shape[:2]
         accept = self.config.accept_layout_score
@@ -315,15 +326,33 @@ class Recognizer:
         aspect = max(h, w) / min(h, w)
         tight = 1.4 < aspect < 1.8 and abs(aspect - 16 / 9) > 0.01
         refitted: list[CardView] = []
+        straight_found: list[np.ndarray] | None = None
+        straight_at: list[int] = []  # where in screened the straight outlines are
+
+        def straight() -> Iterator[np.ndarray]:
+            """The straight-edge outlines (see _straight) not screened yet, in the orders to screen."""
+            nonlocal straight_found
+            if straight_found is None:
+                straight_found = self._straight(work)
+            done = [order_clockwise(v.quad) for v in screened]
+            for quad in straight_found:
+                if not any(same_outline(quad, d) for d in done):
+                    for q in orientations(quad):
+                        straight_at.append(len(screened))
+                        yield q
+
+        def hopeless() -> bool:
+            # Outlines of other things (papers, a screen, the table's edge): the card
+            # is found by its text instead (see below).
+            return len(screened) >= OUTLINES_BEFORE_GIVING_UP and all(v.score < SCREEN_FLOOR for v in screened)
 
         def outlines() -> Iterator[np.ndarray]:
+            first = True
             for cand in iter_candidates(img.bgr, whole_first=tight, work=work):
                 for quad in orientations(cand.quad):
                     yield quad  # screened before the generator resumes
                     view = screened[-1]
-                    if len(screened) >= OUTLINES_BEFORE_GIVING_UP and all(v.score < SCREEN_FLOOR for v in screened):
-                        # Outlines of other things (papers, a screen, the table's
-                        # edge): the card is found by its text instead (see below).
+                    if hopeless():
                         return
                     if tight and cand.source == "whole" and REFIT_FLOOR <= view.score < accept:
                         # A scan with a margin whose outline was not found (a light
@@ -332,11 +361,29 @@ class Recognizer:
                         refitted.append(view)
                         if (q := self._refit(img, view, work)) is not None:
                             yield q
+                if first and not tight:
+                    # A photo whose first outline is not the card: often a card among
+                    # papers, whose own outline runs on into theirs. Its straight edges
+                    # come next, before the other traced outlines (measured on the
+                    # photos and hard cards: ~1 screening fewer a card that gets here).
+                    first = False
+                    yield from straight()
+                    if hopeless():
+                        return
 
         # One at a time, not in pairs: the first candidate is usually the card, and a
         # pair's run (~1.5x a single one) then costs more than it saves (measured:
         # photo median +17 ms).
         found = screen(outlines())
+        if not found:
+            # No traced outline was the card (or a scan's, which comes here first), yet
+            # its four sides may still be straight edges: a screening or two instead
+            # of the searches below.
+            found = screen(straight())
+        # A card found by its straight edges is often cluttered around: its lines are
+        # found on a CARD_SIZE map (as for a card found by its text). The screening
+        # that stopped on a match is the last one.
+        straight_won = found and len(screened) - 1 in straight_at
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
             # an outline around the card's sleeve): their own text maps say where the
@@ -348,7 +395,7 @@ class Recognizer:
             found = screen(q for v in partial[:2] if (q := self._refit(img, v, work)) is not None)
         best: CardView | None
         if found:
-            best, found = self._accept(img, screened, work)
+            best, found = self._accept(img, screened, work, fine=straight_won)
         else:
             best = self._best_view(img, screened, work, 2)
             found = best is not None and best.score >= accept
@@ -396,6 +443,16 @@ class Recognizer:
         if not found or found[0][0] < REPAIR_SUPPORT:
             return None
         return snap_to_edges(work.grads, found[0][1], radius=FINE_SNAP) / work.scale
+
+    @staticmethod
+    def _straight(work: WorkImage) -> list[np.ndarray]:
+        """The best outlines of four straight edges (see straight_outlines), each settled
+        on its edges; corners in original pixels, clockwise from the top left."""
+        return [
+            order_clockwise(snap_to_edges(work.grads, quad, radius=FINE_SNAP)) / work.scale
+            for score, quad in straight_outlines(work, keep=STRAIGHT_KEEP)
+            if score >= STRAIGHT_FLOOR
+        ]
 
     def _accept(
         self, img: LoadedImage, screened: list[CardView], work: WorkImage, fine: bool = False
@@ -554,7 +611,9 @@ class Recognizer:
             if again:
                 redone = self._recognizer.read([crops[i] for i in again], [keys[i] for i in again], precise=True)
                 for i, r in zip(again, redone):
-                    readings[i] = r
+                    # The precise model drops a space now and then too ("TaiSze"):
+                    # the monospace pitch says where.
+                    readings[i] = _with_dropped_spaces(r) if r.key == "nameEn" and self.config.field_rules else r
         if self.config.field_rules:
             for key, (headless, _) in _HEADLESS.items():
                 if key in keys and headless.fullmatch(readings[i := keys.index(key)].text):
@@ -955,6 +1014,44 @@ def _convincing(key: str, reading: LineReading) -> bool:
     return bool(check and check(reading.text))
 
 
+def _letter_steps(reading: LineReading) -> tuple[list[int], float]:
+    """The places i of an English name reading where letter i follows letter i - 1 (no
+    space between), and the median step between such neighbours (0 with fewer than
+    three: no pitch)."""
+    t, x = reading.text, reading.char_pos
+    at = [i for i in range(1, len(t)) if t[i] != " " and t[i - 1] != " "]
+    if len(at) < 3:
+        return at, 0.0
+    return at, float(np.median([x[i] - x[i - 1] for i in at]))
+
+
+def _with_dropped_spaces(reading: LineReading) -> LineReading:
+    """``reading`` with a space put back between two letters more than MAX_LETTER_STEP
+    pitches apart (see _settled): the card prints the name in a monospace font,
+    so such a gap is a space the model dropped.
+
+    Example:
+        >>> r = LineReading("nameEn", "LEE, TaiMan", (1.0,) * 11, (0, .1, .2, .3, .4, .5, .6, .7, .9, 1.0, 1.1))
+        >>> _with_dropped_spaces(r).text
+        'LEE, Tai Man'
+    """
+    at, pitch = _letter_steps(reading)
+    wide = [i for i in at if pitch and reading.char_pos[i] - reading.char_pos[i - 1] > MAX_LETTER_STEP * pitch]
+    if not wide:
+        return reading
+    text, probs, pos = list(reading.text), list(reading.char_probs), list(reading.char_pos)
+    alts = list(reading.alternatives) or [()] * len(text)
+    for i in reversed(wide):
+        # The space's own evidence is its neighbours' (the weaker of them).
+        text.insert(i, " ")
+        probs.insert(i, min(probs[i - 1], probs[i]))
+        pos.insert(i, (pos[i - 1] + pos[i]) / 2)
+        alts.insert(i, ())
+    return replace(
+        reading, text="".join(text), char_probs=tuple(probs), char_pos=tuple(pos), alternatives=tuple(alts)
+    )
+
+
 def _settled(key: str, reading: LineReading) -> bool:
     """Whether a fast (int8) reading of a CHECKED_KEYS line can stand.
 
@@ -973,10 +1070,7 @@ def _settled(key: str, reading: LineReading) -> bool:
     if key == "nameEn":
         if min(reading.char_probs) < SETTLED_PROB_EN:
             return False
-        t, x = reading.text, reading.char_pos
-        steps = [x[i] - x[i - 1] for i in range(1, len(t)) if t[i] != " " and t[i - 1] != " "]
-        # Three steps at least: the median of fewer is no pitch.
-        return len(steps) < 3 or max(steps) <= MAX_LETTER_STEP * float(np.median(steps))
+        return _with_dropped_spaces(reading) is reading
     return min(reading.char_probs) >= SETTLED_PROB
 
 

@@ -96,3 +96,26 @@ def rotate_exact(card: np.ndarray, quarter_turns: int) -> Scene:
         hh = h if _ % 2 == 0 else w
         corners = np.stack([hh - 1 - corners[:, 1], corners[:, 0]], axis=1)
     return Scene(image=img, corners=corners)
+
+
+def among_papers(card: np.ndarray, *, rotate: float = 0.0, tilt: float = 0.0, seed: int = 0) -> Scene:
+    """``card`` (see :func:`place`) on a grey desk, over four light papers: one under
+    each side, sticking out past it. No contour traces the card alone: every edge map
+    joins its outline to the papers'."""
+    scene = place(card, canvas=(900, 1200), card_width=0.45, rotate=rotate, tilt=tilt, seed=seed, background="plain")
+    rng = np.random.default_rng(seed)
+    c = scene.corners
+    img = np.full_like(scene.image, 95)
+    for k in range(4):
+        a, b = c[k], c[(k + 1) % 4]
+        inward = c[(k + 3) % 4] - a  # from this side towards the opposite one
+        lo, hi = sorted(rng.uniform(0.15, 0.85, 2))
+        hi = max(hi, lo + 0.3)
+        out = rng.uniform(0.3, 0.5)
+        paper = np.array([a + lo * (b - a) + 0.3 * inward, a + hi * (b - a) + 0.3 * inward,
+                          a + hi * (b - a) - out * inward, a + lo * (b - a) - out * inward])
+        shade = tuple(int(v) for v in rng.integers(205, 240, 3))
+        cv2.fillConvexPoly(img, np.round(paper).astype(np.int32), shade, lineType=cv2.LINE_AA)
+    mask = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(c).astype(np.int32), 255)
+    return Scene(image=np.where(mask[:, :, None] > 0, scene.image, img), corners=c)

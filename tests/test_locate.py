@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import specimen
-from scenes import place
+from scenes import among_papers, place
 
 from hkid_ocr.locate import (
     CARD_ASPECT,
@@ -21,7 +21,10 @@ from hkid_ocr.locate import (
     quads_from_layout,
     repaired_outlines,
     snap_to_edges,
+    straight_outlines,
 )
+from hkid_ocr.rectify import order_clockwise
+from hkid_ocr.recognizer import STRAIGHT_KEEP
 
 
 def _best_error(cands, truth):
@@ -110,6 +113,59 @@ def test_an_outline_with_one_wrong_side_is_repaired_by_the_cards_proportions(tur
     err = max(np.linalg.norm(quad - p, axis=1).min() for p in truth)
     assert err < 3
     assert all(s <= support for s, _ in found)
+
+
+def test_edge_support_of_a_stack_is_each_quads_own():
+    img, truth, merged = _card_over_a_sheet()
+    grads = gradients(img)
+    stacked = edge_support(grads, np.stack([truth, merged, truth + 5]))
+    assert stacked.shape == (3, 4)
+    for row, quad in zip(stacked, [truth, merged, truth + 5]):
+        assert np.array_equal(row, edge_support(grads, quad))
+
+
+def _corner_error(quad: np.ndarray, truth: np.ndarray) -> float:
+    """Largest corner distance over the diagonal, whichever corner the quad starts from."""
+    diag = float(np.linalg.norm(truth[2] - truth[0]))
+    q, t = order_clockwise(quad), order_clockwise(truth)
+    return min(float(np.abs(np.roll(q, k, axis=0) - t).max()) for k in range(4)) / diag
+
+
+@pytest.mark.parametrize("name", ["specimen_2003.jpg", "specimen_2018.jpg"])
+@pytest.mark.parametrize(("rotate", "tilt", "seed"), [(-5, 0.0, 2), (8, 0.1, 1)])
+def test_a_card_whose_outline_runs_into_papers_is_found_by_its_straight_edges(name, rotate, tilt, seed):
+    scene = among_papers(specimen(name), rotate=rotate, tilt=tilt, seed=seed)
+    # Every traced outline runs on into the papers...
+    assert _best_error(find_candidates(scene.image), scene.corners) > 0.2
+    # ...while the card's four sides are straight edges all the same.
+    work = WorkImage(scene.image)
+    found = straight_outlines(work, keep=STRAIGHT_KEEP)
+    assert min(_corner_error(q / work.scale, scene.corners) for _, q in found) < 0.01
+    assert [s for s, _ in found] == sorted((s for s, _ in found), reverse=True)
+
+
+def test_straight_outlines_prefer_sides_that_end_at_their_corners():
+    # A card, and beside it four long lines crossing like a hash sign, whose middle cell
+    # has the card's shape: its sides are as straight and as strong as the card's, but
+    # run on past its corners.
+    img = np.full((600, 1000, 3), 70, np.uint8)
+    card = np.array([[80, 150], [397, 150], [397, 350], [80, 350]], float)
+    cv2.rectangle(img, (80, 150), (397, 350), (225, 225, 225), -1)
+    for x in (560, 877):
+        cv2.line(img, (x, 60), (x, 540), (225, 225, 225), 3)
+    for y in (200, 400):
+        cv2.line(img, (480, y), (960, y), (225, 225, 225), 3)
+    work = WorkImage(img)
+    (best, quad), *rest = straight_outlines(work, keep=3)
+    assert _corner_error(quad / work.scale, card) < 0.01
+    assert best > 1.4
+    assert all(s < best - 0.3 for s, _ in rest)
+
+
+def test_straight_outlines_of_a_blank_image_are_none():
+    assert straight_outlines(WorkImage(np.full((300, 400, 3), 128, np.uint8))) == []
+    img, _, _ = _card_over_a_sheet()
+    assert straight_outlines(WorkImage(cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)), keep=0) == []
 
 
 def _faint_scan(card_size: tuple[int, int], margin: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

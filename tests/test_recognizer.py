@@ -10,13 +10,13 @@ import cv2
 import numpy as np
 import pytest
 from conftest import SPECIMENS, corner_error, specimen
-from scenes import clutter, place, rotate_exact
+from scenes import among_papers, clutter, place, rotate_exact
 
 import hkid_ocr
 from hkid_ocr.io import load_image
 from hkid_ocr.locate import WorkImage
 from hkid_ocr.layout import text_box
-from hkid_ocr.recognizer import CHECKED_KEYS, _settled, text_search_size
+from hkid_ocr.recognizer import CHECKED_KEYS, _settled, _with_dropped_spaces, text_search_size
 from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
 
@@ -171,25 +171,58 @@ def test_card_shaped_papers_are_given_up_after_a_few_screenings(recognizer, loca
 
 @pytest.mark.parametrize("name", SPECIMENS)
 def test_card_among_card_shaped_papers(recognizer, truth, name, locate_events):
-    # The papers' outlines come before the card's: given up on, the card is found by its
-    # text and read.
+    # The papers' outlines come before the card's: after at most
+    # OUTLINES_BEFORE_GIVING_UP screenings of them, the card is matched (by its straight
+    # edges) or looked for by its text, and read.
     from hkid_ocr.recognizer import OUTLINES_BEFORE_GIVING_UP
 
     scene = place(specimen(name), canvas=(1100, 1500), card_width=0.3, seed=4)
     d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=4)).to_dict()
-    assert locate_events.index("text") == OUTLINES_BEFORE_GIVING_UP
+    assert locate_events.index(next(e for e in locate_events if e != "screen")) <= OUTLINES_BEFORE_GIVING_UP
     assert d["data"] == truth[name]["data"]
     assert corner_error(d["sliceRect"], scene.corners) < 0.02
 
 
+def _tilted_behind_papers() -> tuple[np.ndarray, np.ndarray]:
+    # Seven blank papers outrank the tilted card's own outline: it is never screened
+    # among the traced outlines.
+    scene = place(specimen("specimen_2018.jpg"), canvas=(1200, 1600), card_width=0.4, rotate=7, tilt=0.15, seed=0)
+    return _papers(scene.image, keep_clear=scene.corners, seed=0), scene.corners
+
+
 def test_tilted_card_ranked_behind_card_shaped_papers(recognizer, truth, locate_events):
-    # Seven blank papers outrank the tilted card's own outline, so it is never screened
-    # among the outlines; the text search's quads fit the layout only roughly under the
-    # tilt, and the card's traced outline under them is what reads it.
-    name = "specimen_2018.jpg"
-    scene = place(specimen(name), canvas=(1200, 1600), card_width=0.4, rotate=7, tilt=0.15, seed=0)
-    d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=0)).to_dict()
+    # Its four straight edges are screened right after the first outline, and read it.
+    image, corners = _tilted_behind_papers()
+    d = recognizer.recognize(image).to_dict()
+    assert "text" not in locate_events
+    assert locate_events.count("screen") <= 3
+    assert d["data"] == truth["specimen_2018.jpg"]["data"]
+    assert corner_error(d["sliceRect"], corners) < 0.01
+
+
+def test_tilted_card_behind_papers_without_straight_edges_is_found_by_its_text(
+    recognizer, truth, locate_events, monkeypatch
+):
+    # Without the straight-edge outlines (as for a card whose sides are too soft for
+    # them), the text search finds the card; its quads fit the layout only roughly under
+    # the tilt, and the card's traced outline under them is what reads it.
+    monkeypatch.setattr(hkid_ocr.recognizer, "STRAIGHT_KEEP", 0)
+    image, corners = _tilted_behind_papers()
+    d = recognizer.recognize(image).to_dict()
     assert "text" in locate_events
+    assert d["data"] == truth["specimen_2018.jpg"]["data"]
+    assert corner_error(d["sliceRect"], corners) < 0.01
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_card_whose_outline_runs_into_papers_is_read_without_the_text_search(recognizer, truth, name, locate_events):
+    # Papers under each side join the card's outline to theirs in every edge map (see
+    # test_locate): the card's straight edges find it, and its lines are read from a
+    # CARD_SIZE look.
+    scene = among_papers(specimen(name), rotate=-5, seed=2)
+    d = recognizer.recognize(scene.image).to_dict()
+    assert "text" not in locate_events
+    assert locate_events[-1] == "look"
     assert d["data"] == truth[name]["data"]
     assert corner_error(d["sliceRect"], scene.corners) < 0.01
 
@@ -409,3 +442,48 @@ def test_a_fast_english_name_with_a_dropped_space_is_read_again():
     assert _settled("nameEn", _monospaced(kept, cells)) is False
     # Too few letters to know the pitch: judged by confidence alone.
     assert _settled("nameEn", _monospaced("NG, Y", [0, 3, 4, 5, 6])) is True
+
+
+def test_a_space_the_precise_model_dropped_is_put_back_where_the_pitch_says():
+    # "LEUNG, Tai Sze" read "LEUNG, TaiSze": "i" and "S" two cells apart.
+    printed = "LEUNG, Tai Sze"
+    cells = [i for i, ch in enumerate(printed) if ch != " " or i != 10]
+    kept = "".join(ch for i, ch in enumerate(printed) if i != 10)
+    back = _with_dropped_spaces(_monospaced(kept, cells, p=0.9))
+    assert back.text == printed
+    assert len(back.char_probs) == len(back.char_pos) == len(back.alternatives) == len(printed)
+    assert back.char_pos == tuple(sorted(back.char_pos))
+    # Two spaces dropped: both come back.
+    printed = "CHAN, Tai Man Peter"
+    gone = {9, 13}
+    twice = _monospaced("".join(ch for i, ch in enumerate(printed) if i not in gone),
+                        [i for i in range(len(printed)) if i not in gone])
+    assert _with_dropped_spaces(twice).text == printed
+    # A reading without such a gap is returned as it is.
+    whole = _monospaced(printed, list(range(len(printed))))
+    assert _with_dropped_spaces(whole) is whole
+
+
+def test_a_precise_english_name_reading_gets_its_dropped_space_back(recognizer, truth, monkeypatch):
+    # The recogniser's own path: a fast reading that does not settle is read precisely;
+    # a precise reading that drops a space is mended before it is parsed.
+    name = "specimen_2003.jpg"
+    read = recognizer._recognizer.read
+    printed = truth[name]["data"]["nameEn"]
+    gap = printed.rindex(" ")
+
+    def without_gap(r):
+        def cut(seq):
+            return seq[:gap] + seq[gap + 1:]
+
+        return dataclasses.replace(r, text=cut(r.text), char_probs=cut(r.char_probs), char_pos=cut(r.char_pos),
+                                   alternatives=cut(r.alternatives))
+
+    def dropping(crops, keys, precise=False):
+        out = read(crops, keys, precise=precise)
+        return [without_gap(r) if precise and r.key == "nameEn" and r.text == printed else r for r in out]
+
+    monkeypatch.setattr(recognizer._recognizer, "read", dropping)
+    monkeypatch.setattr(hkid_ocr.recognizer, "SETTLED_PROB_EN", 1.01)  # every fast reading is read again
+    d = recognizer.recognize(specimen(name)).to_dict()
+    assert d["data"]["nameEn"] == printed
