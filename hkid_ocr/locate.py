@@ -34,7 +34,7 @@ from .workers import SERIAL, Workers
 
 __all__ = [
     "FINE_SNAP", "WORK_SIDE", "WorkImage", "find_candidates", "gradients", "iter_candidates", "same_outline",
-    "snap_twice", "straight_outlines",
+    "snap_twice", "straight_outlines", "TRACED_SNAP",
 ]
 
 #: Long side of the working copy used to find the outline.
@@ -464,6 +464,8 @@ def snap_to_edges(
 
 #: Radius of the last, fine snap of a quad's sides (fraction of its diagonal).
 FINE_SNAP = 0.012
+#: Radius of the first snap of a traced outline's sides (see snap_twice).
+TRACED_SNAP = 0.04
 
 
 def snap_twice(grads: tuple[np.ndarray, np.ndarray], quad: np.ndarray, radius: float) -> np.ndarray:
@@ -780,7 +782,7 @@ def iter_candidates(
         return float(cv2.contourArea(item[1].astype(np.float32))) >= LARGE_OUTLINE * image_area
 
     def snapped(item: tuple[float, np.ndarray, str]) -> CardCandidate:
-        return CardCandidate(quad=snap_twice(work.grads, item[1], 0.04) / scale, source=item[2])
+        return CardCandidate(quad=snap_twice(work.grads, item[1], TRACED_SNAP) / scale, source=item[2])
 
     blur = cv2.GaussianBlur(work.gray, (5, 5), 0)
     fixed = _outlines(_canny_map(blur, *FIXED_CANNY), "edges", sw, sh)
@@ -880,7 +882,7 @@ def outlines_over(work: WorkImage, quads: Sequence[np.ndarray], skip: Sequence[n
                 best, best_iou = o, inter / union
         if best is None:
             continue
-        snapped = order_clockwise(snap_twice(work.grads, best, 0.04))
+        snapped = order_clockwise(snap_twice(work.grads, best, TRACED_SNAP))
         if not any(same_outline(snapped, d) for d in done):
             done.append(snapped)
             out.append(snapped / work.scale)

@@ -43,6 +43,7 @@ from .layout import (
 from .names import NameDecision, decide_name
 from .locate import (
     FINE_SNAP,
+    TRACED_SNAP,
     WorkImage,
     gradients,
     iter_candidates,
@@ -334,12 +335,24 @@ class Recognizer:
             nonlocal straight_found
             if straight_found is None:
                 straight_found = self._straight(work)
-            done = [order_clockwise(v.quad) for v in screened]
+
+            def seen(quad: np.ndarray) -> bool:
+                return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
+
             for quad in straight_found:
-                if not any(same_outline(quad, d) for d in done):
-                    for q in orientations(quad):
-                        straight_at.append(len(screened))
-                        yield q
+                traced = next((o for _, o in work.outlines if _roughly(order_clockwise(o) / work.scale, quad)), None)
+                if traced is not None:
+                    # A traced outline along the same edges goes first, refined as the
+                    # traced ones are: exact where a corner of the straight lines may sit
+                    # on another edge, and judged like any traced outline.
+                    traced = order_clockwise(snap_twice(work.grads, traced, TRACED_SNAP)) / work.scale
+                    if not seen(traced):
+                        yield from orientations(traced)
+                if seen(quad) or (traced is not None and same_outline(quad, traced)):
+                    continue
+                for q in orientations(quad):
+                    straight_at.append(len(screened))
+                    yield q
 
         def hopeless() -> bool:
             # Outlines of other things (papers, a screen, the table's edge): the card
@@ -349,6 +362,8 @@ class Recognizer:
         def outlines() -> Iterator[np.ndarray]:
             first = True
             for cand in iter_candidates(img.bgr, whole_first=tight, work=work):
+                if any(same_outline(order_clockwise(cand.quad), order_clockwise(v.quad)) for v in screened):
+                    continue  # screened already, found among the straight outlines
                 for quad in orientations(cand.quad):
                     yield quad  # screened before the generator resumes
                     view = screened[-1]
@@ -1012,6 +1027,16 @@ def _convincing(key: str, reading: LineReading) -> bool:
     }
     check = checks.get(key)
     return bool(check and check(reading.text))
+
+
+#: A traced outline whose corners lie within this share of the diagonal of a straight
+#: one's runs along the same edges (traced outlines are rough until snapped).
+ROUGHLY_SAME_OUTLINE = 0.1
+
+
+def _roughly(quad: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two clockwise quads from the top left are roughly the same outline."""
+    return bool(np.abs(quad - other).max() < ROUGHLY_SAME_OUTLINE * float(np.linalg.norm(other[2] - other[0])))
 
 
 def _letter_steps(reading: LineReading) -> tuple[list[int], float]:
