@@ -331,16 +331,16 @@ class Recognizer:
         straight_at: list[int] = []  # where in screened the straight outlines are
 
         def straight() -> Iterator[np.ndarray]:
-            """The straight-edge outlines (see _straight) not screened yet, in the orders to screen."""
+            """The straight-edge outlines (see straight_outlines) not screened yet, in the orders to screen."""
             nonlocal straight_found
             if straight_found is None:
-                straight_found = self._straight(work)
+                straight_found = [q for score, q in straight_outlines(work, keep=STRAIGHT_KEEP) if score >= STRAIGHT_FLOOR]
 
             def seen(quad: np.ndarray) -> bool:
                 return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
 
-            for quad in straight_found:
-                traced = next((o for _, o in work.outlines if _roughly(order_clockwise(o) / work.scale, quad)), None)
+            for rough in straight_found:  # working pixels
+                traced = next((o for _, o in work.outlines if _roughly(order_clockwise(o), rough)), None)
                 if traced is not None:
                     # A traced outline along the same edges goes first, refined as the
                     # traced ones are: exact where a corner of the straight lines may sit
@@ -348,6 +348,8 @@ class Recognizer:
                     traced = order_clockwise(snap_twice(work.grads, traced, TRACED_SNAP)) / work.scale
                     if not seen(traced):
                         yield from orientations(traced)
+                # Settled on its edges only now: most are never screened.
+                quad = order_clockwise(snap_to_edges(work.grads, rough, radius=FINE_SNAP)) / work.scale
                 if seen(quad) or (traced is not None and same_outline(quad, traced)):
                     continue
                 for q in orientations(quad):
@@ -458,16 +460,6 @@ class Recognizer:
         if not found or found[0][0] < REPAIR_SUPPORT:
             return None
         return snap_to_edges(work.grads, found[0][1], radius=FINE_SNAP) / work.scale
-
-    @staticmethod
-    def _straight(work: WorkImage) -> list[np.ndarray]:
-        """The best outlines of four straight edges (see straight_outlines), each settled
-        on its edges; corners in original pixels, clockwise from the top left."""
-        return [
-            order_clockwise(snap_to_edges(work.grads, quad, radius=FINE_SNAP)) / work.scale
-            for score, quad in straight_outlines(work, keep=STRAIGHT_KEEP)
-            if score >= STRAIGHT_FLOOR
-        ]
 
     def _accept(
         self, img: LoadedImage, screened: list[CardView], work: WorkImage, fine: bool = False
