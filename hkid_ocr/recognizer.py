@@ -622,6 +622,8 @@ class Recognizer:
                     # the monospace pitch says where.
                     readings[i] = _with_dropped_spaces(r) if r.key == "nameEn" and self.config.field_rules else r
         if self.config.field_rules:
+            if "nameEn" in keys:
+                readings[i] = _without_split_letters(readings[i := keys.index("nameEn")])
             for key, (headless, _) in _HEADLESS.items():
                 if key in keys and headless.fullmatch(readings[i := keys.index(key)].text):
                     # The line's start is missing from the reading: its box began after it.
@@ -1067,6 +1069,43 @@ def _with_dropped_spaces(reading: LineReading) -> LineReading:
     return replace(
         reading, text="".join(text), char_probs=tuple(probs), char_pos=tuple(pos), alternatives=tuple(alts)
     )
+
+
+def _without_split_letters(reading: LineReading) -> LineReading:
+    """``reading`` with one of two like letters (case aside) less than SPLIT_LETTER_STEP
+    pitches apart dropped, the less probable: one printed letter the model read twice, in
+    two cases ("WoOo" for "Woo"), which the decoder does not merge as it merges repeats.
+
+    Example:
+        >>> r = LineReading("nameEn", "LEE, WoOo", (1.0,) * 7 + (0.5, 0.6), (0, .1, .2, .3, .4, .5, .6, .65, .7))
+        >>> _without_split_letters(r).text
+        'LEE, Woo'
+    """
+    at, pitch = _letter_steps(reading)
+    t, x, p = reading.text, reading.char_pos, reading.char_probs
+    drop: set[int] = set()
+    paired: set[int] = set()  # a letter is one of a pair at most
+    for i in at:
+        close = pitch and x[i] - x[i - 1] < SPLIT_LETTER_STEP * pitch
+        if close and t[i].lower() == t[i - 1].lower() and i - 1 not in paired:
+            paired.update((i - 1, i))
+            drop.add(i if p[i] < p[i - 1] else i - 1)
+    if not drop:
+        return reading
+    keep = [i for i in range(len(t)) if i not in drop]
+    alts = reading.alternatives
+    return replace(
+        reading,
+        text="".join(t[i] for i in keep),
+        char_probs=tuple(p[i] for i in keep),
+        char_pos=tuple(x[i] for i in keep),
+        alternatives=tuple(alts[i] for i in keep) if alts else alts,
+    )
+
+
+#: Two like letters closer than this, in pitches, are one letter read twice (a letter's
+#: neighbour in a monospace font is a pitch away; the decoder's frames are ~0.3-0.5 of one).
+SPLIT_LETTER_STEP = 0.6
 
 
 def _settled(key: str, reading: LineReading) -> bool:

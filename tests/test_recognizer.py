@@ -17,7 +17,7 @@ import hkid_ocr
 from hkid_ocr.io import load_image
 from hkid_ocr.locate import WorkImage
 from hkid_ocr.layout import text_box
-from hkid_ocr.recognizer import CHECKED_KEYS, _settled, _with_dropped_spaces, text_search_size
+from hkid_ocr.recognizer import CHECKED_KEYS, _settled, _with_dropped_spaces, _without_split_letters, text_search_size
 from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
 
@@ -500,3 +500,15 @@ def test_a_precise_english_name_reading_gets_its_dropped_space_back(recognizer, 
     monkeypatch.setattr(hkid_ocr.recognizer, "SETTLED_PROB_EN", 1.01)  # every fast reading is read again
     d = recognizer.recognize(specimen(name)).to_dict()
     assert d["data"]["nameEn"] == printed
+
+
+def test_a_letter_read_twice_in_two_cases_is_read_once():
+    # "WILLIAMS, Ji Woo" read "...WoOo": the "O" half a cell after the first "o".
+    printed = "WILLIAMS, Ji Woo"
+    once = _without_split_letters(_monospaced("WILLIAMS, Ji WoOo", [*range(15), 14.5, 15], p=0.9))
+    assert once.text.lower() == printed.lower()
+    assert len(once.char_probs) == len(once.char_pos) == len(once.alternatives) == len(printed)
+    # Genuine double letters sit a cell apart, and unlike letters are left alone.
+    for text in ("LEE, Woo", "WONG, Siu Ming"):
+        whole = _monospaced(text, list(range(len(text))))
+        assert _without_split_letters(whole) is whole
