@@ -334,7 +334,8 @@ class Recognizer:
             """The straight-edge outlines (see straight_outlines) not screened yet, in the orders to screen."""
             nonlocal straight_found
             if straight_found is None:
-                straight_found = [q for score, q in straight_outlines(work, keep=STRAIGHT_KEEP) if score >= STRAIGHT_FLOOR]
+                ranked = straight_outlines(work, keep=STRAIGHT_KEEP)
+                straight_found = [quad for score, quad in ranked if score >= STRAIGHT_FLOOR]
 
             def seen(quad: np.ndarray) -> bool:
                 return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
@@ -623,7 +624,8 @@ class Recognizer:
                     readings[i] = _with_dropped_spaces(r) if r.key == "nameEn" and self.config.field_rules else r
         if self.config.field_rules:
             if "nameEn" in keys:
-                readings[i] = _without_split_letters(readings[i := keys.index("nameEn")])
+                at = keys.index("nameEn")
+                readings[at] = _without_split_letters(readings[at])
             for key, (headless, _) in _HEADLESS.items():
                 if key in keys and headless.fullmatch(readings[i := keys.index(key)].text):
                     # The line's start is missing from the reading: its box began after it.
