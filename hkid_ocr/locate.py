@@ -550,7 +550,7 @@ STRAIGHT_MIN_SEGMENT = 0.04
 STRAIGHT_SAME_ANGLE = 2.5
 STRAIGHT_SAME_OFFSET = 0.008
 #: Lines kept, longest in total first; quads judged by their edges, best covered first.
-STRAIGHT_LINES = 40
+STRAIGHT_LINES = 30
 STRAIGHT_JUDGED = 40
 #: Opposite sides of a card differ by less than this angle (degrees) under the
 #: perspective of a hand-held photo, and neighbouring sides by more than this.
