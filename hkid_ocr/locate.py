@@ -193,9 +193,9 @@ def _region_maps(gray: np.ndarray) -> list[np.ndarray]:
     return [opened]
 
 
-def same_outline(quad: np.ndarray, other: np.ndarray) -> bool:
-    """Whether two quads are the same outline (corners within 4% of the diagonal)."""
-    return bool(np.abs(quad - other).max() < 0.04 * float(np.linalg.norm(quad[2] - quad[0])))
+def same_outline(quad: np.ndarray, other: np.ndarray, tolerance: float = 0.04) -> bool:
+    """Whether two quads are the same outline (corners within ``tolerance`` of the first's diagonal)."""
+    return bool(np.abs(quad - other).max() < tolerance * float(np.linalg.norm(quad[2] - quad[0])))
 
 
 def _dedupe(cands: list[tuple[float, np.ndarray, str]]) -> list[tuple[float, np.ndarray, str]]:

@@ -155,6 +155,9 @@ REPAIR_SUPPORT = 0.85
 #: lying square to the card, whose edges make card-shaped quads of their own.
 STRAIGHT_KEEP = 3
 STRAIGHT_FLOOR = 1.1
+#: A traced outline whose corners lie within this share of the diagonal of a straight
+#: one runs along the same edges (see same_outline; traced outlines are rough until snapped).
+ROUGHLY_SAME_OUTLINE = 0.1
 
 
 @dataclass(frozen=True)
@@ -330,18 +333,22 @@ class Recognizer:
         straight_found: list[np.ndarray] | None = None
         straight_at: list[int] = []  # where in screened the straight outlines are
 
+        def seen(quad: np.ndarray) -> bool:
+            """Whether ``quad`` (clockwise from the top left) was screened already."""
+            return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
+
         def straight() -> Iterator[np.ndarray]:
             """The straight-edge outlines (see straight_outlines) not screened yet, in the orders to screen."""
             nonlocal straight_found
             if straight_found is None:
                 ranked = straight_outlines(work, keep=STRAIGHT_KEEP)
                 straight_found = [quad for score, quad in ranked if score >= STRAIGHT_FLOOR]
-
-            def seen(quad: np.ndarray) -> bool:
-                return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
-
             for rough in straight_found:  # working pixels
-                traced = next((o for _, o in work.outlines if _roughly(order_clockwise(o), rough)), None)
+                # Traced outlines are rough until snapped: a looser match.
+                traced = next(
+                    (o for _, o in work.outlines if same_outline(rough, order_clockwise(o), ROUGHLY_SAME_OUTLINE)),
+                    None,
+                )
                 if traced is not None:
                     # A traced outline along the same edges goes first, refined as the
                     # traced ones are: exact where a corner of the straight lines may sit
@@ -365,7 +372,7 @@ class Recognizer:
         def outlines() -> Iterator[np.ndarray]:
             first = True
             for cand in iter_candidates(img.bgr, whole_first=tight, work=work):
-                if any(same_outline(order_clockwise(cand.quad), order_clockwise(v.quad)) for v in screened):
+                if seen(order_clockwise(cand.quad)):
                     continue  # screened already, found among the straight outlines
                 for quad in orientations(cand.quad):
                     yield quad  # screened before the generator resumes
@@ -1023,16 +1030,6 @@ def _convincing(key: str, reading: LineReading) -> bool:
     }
     check = checks.get(key)
     return bool(check and check(reading.text))
-
-
-#: A traced outline whose corners lie within this share of the diagonal of a straight
-#: one's runs along the same edges (traced outlines are rough until snapped).
-ROUGHLY_SAME_OUTLINE = 0.1
-
-
-def _roughly(quad: np.ndarray, other: np.ndarray) -> bool:
-    """Whether two clockwise quads from the top left are roughly the same outline."""
-    return bool(np.abs(quad - other).max() < ROUGHLY_SAME_OUTLINE * float(np.linalg.norm(other[2] - other[0])))
 
 
 def _letter_steps(reading: LineReading) -> tuple[list[int], float]:
