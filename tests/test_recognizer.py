@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import threading
 import zlib
 
@@ -172,28 +171,15 @@ def test_card_shaped_papers_are_given_up_after_a_few_screenings(recognizer, loca
 
 @pytest.mark.parametrize("name", SPECIMENS)
 def test_card_among_card_shaped_papers(recognizer, truth, name, locate_events):
-    # The papers' outlines come before the card's: after at most
-    # OUTLINES_BEFORE_GIVING_UP screenings of them, the card is matched (by its straight
-    # edges) or looked for by its text, and read.
-    from hkid_ocr.recognizer import OUTLINES_BEFORE_GIVING_UP
-
-    scene = place(specimen(name), canvas=(1100, 1500), card_width=0.3, seed=4)
-    d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=4)).to_dict()
-    screenings_first = len(list(itertools.takewhile(lambda e: e == "screen", locate_events)))
-    assert screenings_first <= OUTLINES_BEFORE_GIVING_UP
-    assert d["data"] == truth[name]["data"]
-    assert corner_error(d["sliceRect"], scene.corners) < 0.02
-
-
-def test_a_traced_outline_along_the_straight_edges_is_screened_as_traced(recognizer, truth, locate_events):
-    # Among the papers the card's traced outline ranks low, but its straight edges come
+    # The papers' outlines come before the card's, but the card's straight edges come
     # right after the first outline: the traced outline along them is screened then, as
-    # traced (refined and judged like any traced outline: no CARD_SIZE look).
-    name = "specimen_2018.jpg"
+    # traced (refined and judged like any traced outline: no CARD_SIZE look, no text
+    # search), and read.
     scene = place(specimen(name), canvas=(1100, 1500), card_width=0.3, seed=4)
     d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=4)).to_dict()
     assert locate_events == ["screen", "screen"]
     assert d["data"] == truth[name]["data"]
+    assert corner_error(d["sliceRect"], scene.corners) < 0.02
 
 
 def _tilted_behind_papers() -> tuple[np.ndarray, np.ndarray]:
