@@ -27,6 +27,12 @@ class RecognizerConfig:
             reading does not convince). None: when
             it has been built (``python -m hkid_ocr.models fetch`` builds it); True:
             require it; False: full precision for every line.
+        draft: read the dates, the card number and the code line with the draft
+            recogniser (PP-OCRv6 tiny) first, and again with the main one only where
+            that reading does not stand (about 5% of lines; ~15% faster a card, the
+            same answers on the benchmark corpora). None: when it has been fetched;
+            True: require it; False: never. Needs ``field_rules`` (they judge the
+            draft readings).
         min_layout_score: below this layout match (0..1) the image holds no card.
         accept_layout_score: a candidate matching this well is taken without trying
             the remaining candidates (saves detector runs).
@@ -42,6 +48,7 @@ class RecognizerConfig:
     accept_layout_score: float = 0.62
     field_rules: bool = True
     int8: bool | None = None
+    draft: bool | None = None
 
     def __post_init__(self) -> None:
         if self.threads < 0:

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -40,6 +40,10 @@ MAX_WIDTH = 1280
 #: (three stars and two letters on a small card) better with blank context after it.
 MIN_RUN_WIDTH = 160
 _TOPK = 5
+#: What a column costs the draft model (PP-OCRv6 tiny, fp32) against the main one (int8
+#: PP-OCRv6 small), both narrowed to the Latin fields, on one core: 0.37-0.38 at 160-320
+#: columns (measured). For sharing the lines among the lanes.
+DRAFT_COST = 0.38
 
 
 #: A crop "starts in ink" when this share of its first START_COLUMNS columns' text
@@ -151,6 +155,12 @@ class TextRecognizer:
     :func:`~hkid_ocr.runtime.narrow_recognizer`): lines whose alphabet it holds are read
     with it, faster and into the same text (the class scores are the same numbers; the
     probabilities are normalised over its classes only).
+
+    ``draft`` is a smaller, faster recogniser (same family, a dictionary within the main
+    one) and ``draft_ok`` says per field whether its reading stands: the lines of those
+    fields are read by the draft model first, and only the readings that do not stand
+    are read again by the main one (in a second round on all lanes). A draft reading
+    that stands is the line's reading; one that does not is never used.
     """
 
     def __init__(
@@ -161,6 +171,8 @@ class TextRecognizer:
         lanes: int = 1,
         precise: OnnxModel | None = None,
         narrow: OnnxModel | None = None,
+        draft: OnnxModel | None = None,
+        draft_ok: Mapping[str, Callable[[LineReading], bool]] | None = None,
     ) -> None:
         alphabets = alphabets or {}
         self._classes = _Classes.of(model, alphabets)  # raises ModelError without a dictionary
@@ -186,6 +198,19 @@ class TextRecognizer:
                 key for key, alphabet in alphabets.items()
                 if all(ch in small.index for ch in alphabet if ch in self._index)
             )
+        self._draft: OnnxModel | None = None
+        self._draft_classes: _Classes | None = None
+        self._draft_ok: dict[str, Callable[[LineReading], bool]] = {}
+        if draft is not None and draft_ok:
+            rough = _Classes.of(draft, alphabets)
+            if not set(rough.charset) <= set(self.charset):
+                raise ModelError(f"{draft.name} has characters {model.name} does not")
+            self._draft, self._draft_classes = draft, rough
+            # Only fields the draft model can spell out in full are drafted.
+            self._draft_ok = {
+                key: ok for key, ok in draft_ok.items()
+                if key in alphabets and all(ch in rough.index for ch in alphabets[key] if ch in self._index)
+            }
 
     def class_mask(self, alphabet: str) -> np.ndarray:
         """Boolean mask over classes: blank plus the classes of ``alphabet``'s characters."""
@@ -209,6 +234,11 @@ class TextRecognizer:
         return x, widths
 
     @property
+    def drafted(self) -> frozenset[str]:
+        """The fields whose lines the draft model reads first."""
+        return frozenset(self._draft_ok)
+
+    @property
     def has_precise(self) -> bool:
         """Whether ``read(..., precise=True)`` reads with another model than the default."""
         return self._precise is not self._model
@@ -229,19 +259,35 @@ class TextRecognizer:
         if precise:
             # Precise re-reads are few (mostly one line): the precise session spreads
             # each over the cores instead (see the class notes).
-            lanes = [list(range(len(crops)))]
-        else:
-            lanes = _balance([max(MIN_RUN_WIDTH, int(c.shape[1])) for c in crops], self._lanes)
-        out: list[LineReading | None] = [None] * len(crops)
+            return [self._read_one(c, k, self._precise, self._classes) for c, k in zip(crops, keys)]
+        drafted = [i for i, k in enumerate(keys) if k in self._draft_ok]
+        out = self._read_round(crops, keys, range(len(crops)), set(drafted))
+        # A draft reading that does not stand is read again by the main model.
+        again = [i for i in drafted if not self._draft_ok[keys[i]](out[i])]
+        if again:
+            for i, r in zip(again, self._read_round(crops, keys, again, set())):
+                out[i] = r
+        return out
+
+    def _read_round(
+        self, crops: Sequence[np.ndarray], keys: Sequence[str], which: Sequence[int], draft: set[int]
+    ) -> list[LineReading]:
+        """Readings of the lines ``which`` (in that order), shared among the lanes; the
+        lines in ``draft`` are read by the draft model."""
+        which = list(which)
+        costs = [max(MIN_RUN_WIDTH, int(crops[i].shape[1])) * (DRAFT_COST if i in draft else 1.0) for i in which]
+        lanes = _balance(costs, self._lanes)
+        out: list[LineReading | None] = [None] * len(which)
 
         def run_lane(lane: list[int]) -> None:
-            for i in lane:
-                if precise:
-                    out[i] = self._read_one(crops[i], keys[i], self._precise, self._classes)
+            for j in lane:
+                i = which[j]
+                if i in draft:
+                    out[j] = self._read_one(crops[i], keys[i], self._draft, self._draft_classes)  # type: ignore[arg-type]
                 elif keys[i] in self._narrow_keys:
-                    out[i] = self._read_one(crops[i], keys[i], self._narrow, self._narrow_classes)  # type: ignore[arg-type]
+                    out[j] = self._read_one(crops[i], keys[i], self._narrow, self._narrow_classes)  # type: ignore[arg-type]
                 else:
-                    out[i] = self._read_one(crops[i], keys[i], self._model, self._classes)
+                    out[j] = self._read_one(crops[i], keys[i], self._model, self._classes)
 
         self._workers.map(run_lane, lanes)  # one lane a thread; a lane's error is raised here
         return [r for r in out if r is not None]

@@ -22,12 +22,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 import cv2
 import numpy as np
 
 from . import __version__
 from .report import card_checks
+from .checks import id_number_valid
 from .config import RecognizerConfig
 from .errors import AlgorithmError, ModelError, NoCardFoundError, RecognitionError
 from .io import ImageSource, load_image
@@ -221,15 +223,27 @@ class Recognizer:
             main_path, precise = files.rec, None
         main = OnnxModel(main_path, 1) if precise is not None else rec_model
         alphabets = {**alphabets, "sex": "女男FM "}
-        narrow = None
+        if self.config.draft and files.rec_draft is None:
+            raise ModelError(f"the draft recogniser has not been fetched: run `{FETCH_COMMAND}`")
+        narrow = draft = None
+        # Every field but the Chinese name is digits, Latin letters and a few signs.
+        latin = "".join(a for k, a in alphabets.items() if k != "nameCn")
         if self.config.field_rules:
-            # Every field but the Chinese name is digits, Latin letters and a few signs:
-            # those lines are read by a copy of the main model that scores only these
+            # Those lines are read by a copy of the main model that scores only these
             # classes (~13% faster a run, the same text; see narrow_recognizer).
-            latin = "".join(a for k, a in alphabets.items() if k != "nameCn")
             narrow = OnnxModel(main_path.with_name(main_path.stem + ".narrow"), 1,
                                source=narrow_recognizer(main_path, latin))
-        self._recognizer = TextRecognizer(main, alphabets, lanes=lanes, precise=precise, narrow=narrow)
+        model_path, dict_path = files.rec_draft, files.rec_draft_dict
+        if self.config.field_rules and self.config.draft is not False and model_path and dict_path:
+            # The draft model first reads the lines of DRAFT_KEYS (see _draft_stands),
+            # narrowed the same way. Its publisher ships its dictionary beside it.
+            character = dict_path.read_text(encoding="utf-8").removesuffix("\n")
+            draft = OnnxModel(model_path.with_name(model_path.stem + ".narrow"), 1,
+                              source=narrow_recognizer(model_path, latin, character))
+        self._recognizer = TextRecognizer(
+            main, alphabets, lanes=lanes, precise=precise, narrow=narrow,
+            draft=draft, draft_ok={key: partial(_draft_stands, key) for key in DRAFT_KEYS},
+        )
 
     # -- stages ---------------------------------------------------------------------
 
@@ -413,11 +427,11 @@ class Recognizer:
             # Half matches are often the card with a margin around it (a scan's frame,
             # an outline around the card's sleeve): their own text maps say where the
             # card sits inside.
-            partial = sorted(
+            halfway = sorted(
                 (v for v in screened if v.score >= REFIT_FLOOR and all(v is not r for r in refitted)),
                 key=lambda v: -v.score,
             )
-            found = screen(q for v in partial[:2] if (q := self._refit(img, v, work)) is not None)
+            found = screen(q for v in halfway[:2] if (q := self._refit(img, v, work)) is not None)
         best: CardView | None
         if found:
             best, found = self._accept(img, screened, work, fine=straight_won)
@@ -1013,23 +1027,49 @@ SQUEEZE = {"nameCn": 0.8, "nameCode": 0.8, "firstIssuedDate": 0.8, "issuedDate":
 ALWAYS_PRINTED = frozenset({"birthDate+sex", "issuedCode", "firstIssuedDate", "issuedDate", "idNumber"})
 
 
+#: Whether a line's text is well formed for its field (a pattern the field must fit).
+_WELL_FORMED: dict[str, Callable[[str], bool]] = {
+    "birthDate+sex": lambda t: bool(FIELD_PATTERNS["birthDate"].fullmatch(split_birth_sex(t)[0])),
+    "issuedCode": lambda t: bool(re.fullmatch(r"\**[ARCU][ZXWO][A-Z0-9]*", parse_symbols(t))),
+    "firstIssuedDate": lambda t: bool(FIELD_PATTERNS["firstIssuedDate"].fullmatch(parse_first_issued(t))),
+    "issuedDate": lambda t: bool(FIELD_PATTERNS["issuedDate"].fullmatch(parse_issue_date(t))),
+    "idNumber": lambda t: bool(FIELD_PATTERNS["idNumber"].fullmatch(parse_id_number(t))),
+    "nameCode": lambda t: bool(re.fullmatch(r"\d{4}( \d{4})*", parse_name_code(t))),
+}
+
+
 def _convincing(key: str, reading: LineReading) -> bool:
     """Whether a line read without the detector's support is really printed text.
 
     It must read confidently and fit its field's pattern: faint background must not
     turn into a field.
     """
-    if not reading.char_probs or min(reading.char_probs) < 0.6:
+    if not reading.char_probs or min(reading.char_probs) < 0.6 or key == "nameCode":
         return False
-    checks: dict[str, Callable[[str], bool]] = {
-        "birthDate+sex": lambda t: bool(FIELD_PATTERNS["birthDate"].fullmatch(split_birth_sex(t)[0])),
-        "issuedCode": lambda t: bool(re.fullmatch(r"\**[ARCU][ZXWO][A-Z0-9]*", parse_symbols(t))),
-        "firstIssuedDate": lambda t: bool(FIELD_PATTERNS["firstIssuedDate"].fullmatch(parse_first_issued(t))),
-        "issuedDate": lambda t: bool(FIELD_PATTERNS["issuedDate"].fullmatch(parse_issue_date(t))),
-        "idNumber": lambda t: bool(FIELD_PATTERNS["idNumber"].fullmatch(parse_id_number(t))),
-    }
-    check = checks.get(key)
+    check = _WELL_FORMED.get(key)
     return bool(check and check(reading.text))
+
+
+#: Fields whose lines the draft recogniser reads first (see _draft_stands).
+DRAFT_KEYS = frozenset({"nameCode", "birthDate+sex", "firstIssuedDate", "issuedDate", "idNumber"})
+#: Lowest probability of a character (spaces aside) of a draft reading that stands, per
+#: field: high for the first registration (nothing else checks its digits), lower where
+#: a check digit or the field's form catches the draft model's slips.
+DRAFT_PROB = {"issuedDate": 0.8, "firstIssuedDate": 0.9, "idNumber": 0.5, "nameCode": 0.9, "birthDate+sex": 0.5}
+
+
+def _draft_stands(key: str, reading: LineReading) -> bool:
+    """Whether the draft recogniser's reading of a DRAFT_KEYS line can stand: read with
+    some confidence, well formed, a card number with its check digit right, a date
+    line with its sex character."""
+    probs = [p for ch, p in zip(reading.text, reading.char_probs) if ch != " "]
+    if not probs or min(probs) < DRAFT_PROB[key] or not _WELL_FORMED[key](reading.text):
+        return False
+    if key == "idNumber":
+        return id_number_valid(parse_id_number(reading.text))
+    if key == "birthDate+sex":
+        return split_birth_sex(reading.text)[1] in ("男M", "女F")
+    return True
 
 
 def _letter_steps(reading: LineReading) -> tuple[list[int], float]:

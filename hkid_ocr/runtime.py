@@ -107,13 +107,15 @@ def dictionary(character: str) -> list[str]:
 _HEAD_OPS = frozenset({"Softmax", "Identity", "Add", "QuantizeLinear", "DequantizeLinear", "MatMul"})
 
 
-def narrow_recognizer(path: Path, alphabet: str) -> bytes:
+def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -> bytes:
     """A copy of the PP-OCR recogniser at ``path`` that scores only the CTC blank, the
     characters of ``alphabet`` found in its dictionary, and the space; serialised ONNX.
 
-    Its ``character`` metadata lists the kept characters (in dictionary order), so it
-    reads like any PP-OCR recogniser. Needs the ``onnx`` package. Raises ModelError when
-    the model's last layer is not the expected MatMul -> Add -> Softmax over its classes.
+    ``character`` is the dictionary (LF-joined, as the ``character`` metadata holds it)
+    for a model that does not carry its own. The copy's ``character`` metadata lists
+    the kept characters (in dictionary order), so it reads like any PP-OCR recogniser.
+    Needs the ``onnx`` package. Raises ModelError when the model's last layer is not the
+    expected MatMul -> Add -> Softmax over its classes, or when there is no dictionary.
 
     Example:
         >>> from hkid_ocr.models import resolve_models
@@ -129,7 +131,9 @@ def narrow_recognizer(path: Path, alphabet: str) -> bytes:
     model = onnx.load(str(path))
     g = model.graph
     meta = {p.key: p.value for p in model.metadata_props}
-    chars = dictionary(meta.get("character", ""))
+    if character is None and "character" not in meta:
+        raise ModelError(f"{path.name} has no 'character' metadata and no dictionary was given")
+    chars = dictionary(character if character is not None else meta["character"])
     n_classes = len(chars) + 2  # blank, the dictionary, the space
     wanted = set(alphabet)
     keep = [0] + [i + 1 for i, c in enumerate(chars) if c in wanted] + [n_classes - 1]
@@ -165,9 +169,14 @@ def narrow_recognizer(path: Path, alphabet: str) -> bytes:
     dims = g.output[0].type.tensor_type.shape.dim
     if dims and dims[-1].HasField("dim_value"):
         dims[-1].dim_value = len(keep)
+    kept = "\n".join(chars[i - 1] for i in keep[1:-1])
     for p in model.metadata_props:
         if p.key == "character":
-            p.value = "\n".join(chars[i - 1] for i in keep[1:-1])
+            p.value = kept
+            break
+    else:
+        prop = model.metadata_props.add()
+        prop.key, prop.value = "character", kept
     return model.SerializeToString()
 
 

@@ -11,6 +11,8 @@ from conftest import DATA
 import hkid_ocr
 from hkid_ocr.models import (
     DET_NAME,
+    DRAFT_DICT_NAME,
+    DRAFT_NAME,
     FETCH_COMMAND,
     INT8_NAME,
     INT8_SIDECAR,
@@ -165,3 +167,30 @@ def test_unknown_gelu_form_is_refused(tmp_path):
     with pytest.raises(hkid_ocr.ModelError, match="GELU form"):
         quantize_recognizer(resolve_models().rec, tmp_path / "x.onnx", bad)
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_draft_recogniser_is_used_only_when_both_its_files_match_the_manifest(tmp_path):
+    src = resolve_models()
+    if src.rec_draft is None or src.rec_draft_dict is None:
+        pytest.skip("the draft recogniser has not been fetched")
+    root = _fp32_copy(tmp_path)
+    assert resolve_models(root).rec_draft is None  # not there
+    shutil.copy(src.rec_draft, root / DRAFT_NAME)
+    assert resolve_models(root).rec_draft is None  # its dictionary is missing: neither is used
+    shutil.copy(src.rec_draft_dict, root / DRAFT_DICT_NAME)
+    files = resolve_models(root)
+    assert (files.rec_draft, files.rec_draft_dict) == (root / DRAFT_NAME, root / DRAFT_DICT_NAME)
+    # A dictionary edited in place (same size): the model would read the wrong characters.
+    text = (root / DRAFT_DICT_NAME).read_text(encoding="utf-8")
+    (root / DRAFT_DICT_NAME).write_text(text.replace("A", "B", 1), encoding="utf-8")
+    files = resolve_models(root)
+    assert files.rec_draft is None and files.rec_draft_dict is None
+
+
+def test_draft_required_but_missing_names_the_fetch_command(tmp_path):
+    root = _fp32_copy(tmp_path)
+    with pytest.raises(hkid_ocr.ModelError) as info:
+        hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root, draft=True))
+    assert FETCH_COMMAND in str(info.value) and "draft" in str(info.value)
+    # By default a recognizer without it reads every line with the main model.
+    assert hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root))._recognizer.drafted == frozenset()

@@ -188,8 +188,11 @@ def test_narrow_model_must_come_from_the_same_dictionary(recognizer):
     digits = _narrowed(recognizer._recognizer._model, "0123456789")
     with pytest.raises(ModelError, match="not a narrowed copy"):
         TextRecognizer(digits, {}, narrow=_narrowed(recognizer._recognizer._model, "ABC"))
+    det = resolve_models().det
+    with pytest.raises(ModelError, match="no 'character' metadata"):
+        narrow_recognizer(det, "0123456789")  # the detector has no dictionary
     with pytest.raises(ModelError, match="cannot narrow"):
-        narrow_recognizer(resolve_models().det, "0123456789")  # the detector has no class layer
+        narrow_recognizer(det, "0123456789", "0\n1")  # nor a class layer
 
 
 def test_a_crop_cut_through_its_first_letter_starts_in_ink():
@@ -204,3 +207,90 @@ def test_a_crop_cut_through_its_first_letter_starts_in_ink():
     assert not starts_in_ink(faint)
     assert not starts_in_ink(np.full((REC_HEIGHT, 200, 3), 128, np.uint8))
 
+
+
+def _draft_model(alphabet: str):
+    """The draft recogniser narrowed to ``alphabet`` (skips when it was not fetched)."""
+    from pathlib import Path
+
+    from hkid_ocr.models import resolve_models
+    from hkid_ocr.runtime import OnnxModel, narrow_recognizer
+
+    files = resolve_models()
+    if files.rec_draft is None or files.rec_draft_dict is None:
+        pytest.skip("the draft recogniser has not been fetched")
+    character = files.rec_draft_dict.read_text(encoding="utf-8").removesuffix("\n")
+    return OnnxModel(Path("draft.narrow"), 1, source=narrow_recognizer(files.rec_draft, alphabet, character))
+
+
+_DRAFT_ALPHABETS = {"idNumber": "0123456789()ABCDEFGHIJKLMNOPQRSTUVWXYZ", "issuedDate": "0123456789-",
+                    "nameEn": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz,-.' "}
+
+
+def _draft_lines():
+    crops = [
+        _crop("specimen_2003.jpg", (0.64, 0.845, 0.95, 0.93)),
+        _crop("specimen_2018.jpg", (0.39, 0.85, 0.62, 0.95)),
+        _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33)),
+    ]
+    return crops, ["idNumber", "issuedDate", "nameEn"]
+
+
+def test_draft_readings_that_stand_are_kept_and_the_others_read_again(recognizer):
+    model = recognizer._recognizer._model
+    draft = _draft_model("0123456789()ABCDEFGHIJKLMNOPQRSTUVWXYZ-")
+    crops, keys = _draft_lines()
+    main = TextRecognizer(model, _DRAFT_ALPHABETS, lanes=2).read(crops, keys)
+    alone = TextRecognizer(draft, _DRAFT_ALPHABETS).read(crops[:2], keys[:2])
+    judged: list[str] = []
+
+    def stands(r):
+        judged.append(r.key)
+        return r.key == "idNumber"  # the card number's draft stands, the date's does not
+
+    both = TextRecognizer(model, _DRAFT_ALPHABETS, lanes=2, draft=draft,
+                          draft_ok={"idNumber": stands, "issuedDate": stands})
+    assert both.drafted == {"idNumber", "issuedDate"}
+    got = both.read(crops, keys)
+    assert sorted(judged) == ["idNumber", "issuedDate"]  # only drafted lines are judged
+    assert [r.text for r in got] == ["C668668(E)", "15-09-18", "SAN, Chi Nan"]
+    assert got[0] == alone[0] and got[0].char_probs != main[0].char_probs  # the draft model's reading
+    assert got[1] == main[1] and got[2] == main[2]  # read again / never drafted: the main model's
+
+
+def test_fields_the_draft_model_cannot_spell_are_not_drafted(recognizer):
+    model = recognizer._recognizer._model
+    digits = _draft_model("0123456789-")  # no letters: the card number and the name cannot be drafted
+    rec = TextRecognizer(model, _DRAFT_ALPHABETS, draft=digits,
+                         draft_ok={k: (lambda r: True) for k in _DRAFT_ALPHABETS})
+    assert rec.drafted == {"issuedDate"}
+    # Without a judge for a field, it is not drafted either; without a model, nothing is.
+    assert TextRecognizer(model, _DRAFT_ALPHABETS, draft=digits, draft_ok={}).drafted == frozenset()
+    assert TextRecognizer(model, _DRAFT_ALPHABETS, draft_ok={"issuedDate": lambda r: True}).drafted == frozenset()
+
+
+def test_draft_model_must_come_from_a_dictionary_within_the_main_one(recognizer):
+    from hkid_ocr.errors import ModelError
+
+    digits = _narrowed(recognizer._recognizer._model, "0123456789-")
+    draft = _draft_model("0123456789-ABC")
+    with pytest.raises(ModelError, match="characters"):
+        TextRecognizer(digits, {"issuedDate": "0123456789-"}, draft=draft, draft_ok={"issuedDate": lambda r: True})
+
+
+def test_a_model_without_a_dictionary_is_narrowed_with_the_one_given(tmp_path):
+    from hkid_ocr.errors import ModelError
+    from hkid_ocr.models import resolve_models
+    from hkid_ocr.runtime import OnnxModel, narrow_recognizer
+
+    files = resolve_models()
+    if files.rec_draft is None or files.rec_draft_dict is None:
+        pytest.skip("the draft recogniser has not been fetched")
+    with pytest.raises(ModelError, match="no 'character' metadata"):
+        narrow_recognizer(files.rec_draft, "0123456789")  # its publisher ships the dictionary apart
+    character = files.rec_draft_dict.read_text(encoding="utf-8").removesuffix("\n")
+    m = OnnxModel(tmp_path / "d", 1, source=narrow_recognizer(files.rec_draft, "0123456789-", character))
+    assert m.metadata["character"].split("\n") == list("-0123456789")
+    # A dictionary of the wrong length does not fit the model's class layer.
+    with pytest.raises(ModelError, match="cannot narrow"):
+        narrow_recognizer(files.rec_draft, "0123456789", character + "\nX")

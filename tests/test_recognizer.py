@@ -16,7 +16,15 @@ import hkid_ocr
 from hkid_ocr.io import load_image
 from hkid_ocr.locate import WorkImage
 from hkid_ocr.layout import text_box
-from hkid_ocr.recognizer import CHECKED_KEYS, _settled, _with_dropped_spaces, _without_split_letters, text_search_size
+from hkid_ocr.recognizer import (
+    CHECKED_KEYS,
+    DRAFT_KEYS,
+    _draft_stands,
+    _settled,
+    _with_dropped_spaces,
+    _without_split_letters,
+    text_search_size,
+)
 from hkid_ocr.rectify import order_clockwise
 from hkid_ocr.types import LineReading
 
@@ -498,3 +506,44 @@ def test_a_letter_read_twice_in_two_cases_is_read_once():
     for text in ("LEE, Woo", "WONG, Siu Ming"):
         whole = _monospaced(text, list(range(len(text))))
         assert _without_split_letters(whole) is whole
+
+
+def _reading(key: str, text: str, prob: float = 0.99, space_prob: float | None = None) -> LineReading:
+    probs = tuple(space_prob if ch == " " and space_prob is not None else prob for ch in text)
+    return LineReading(key, text, probs, tuple((i + 0.5) / len(text) for i in range(len(text))))
+
+
+def test_draft_readings_stand_only_when_confident_and_well_formed():
+    assert DRAFT_KEYS == {"nameCode", "birthDate+sex", "firstIssuedDate", "issuedDate", "idNumber"}
+    assert _draft_stands("idNumber", _reading("idNumber", "A123456(3)"))
+    assert _draft_stands("idNumber", _reading("idNumber", "AB123456(9)"))
+    assert not _draft_stands("idNumber", _reading("idNumber", "A123456(4)"))  # the check digit is wrong
+    assert not _draft_stands("idNumber", _reading("idNumber", "C668668(E)"))  # the specimens' too
+    assert not _draft_stands("idNumber", _reading("idNumber", "123456(3)"))  # no letter
+    assert not _draft_stands("idNumber", _reading("idNumber", "A123456(3)", 0.3))
+    assert _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-01-1968 女F", space_prob=0.2))
+    assert not _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-01-1968"))  # the sex is missing
+    assert not _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-13-1968 女F"))  # no 13th month
+    assert _draft_stands("issuedDate", _reading("issuedDate", "15-09-18", 0.85))
+    assert not _draft_stands("issuedDate", _reading("issuedDate", "15-09-18", 0.7))
+    # Nothing else checks the first registration's digits: it must be read surely.
+    assert _draft_stands("firstIssuedDate", _reading("firstIssuedDate", "(01-79)", 0.95))
+    assert not _draft_stands("firstIssuedDate", _reading("firstIssuedDate", "(01-79)", 0.85))
+    assert not _draft_stands("firstIssuedDate", _reading("firstIssuedDate", "(01-7)", 0.99))
+    # The code line: whole groups of four; its spaces' evidence does not count.
+    assert _draft_stands("nameCode", _reading("nameCode", "2621 2535 5174", space_prob=0.1))
+    assert not _draft_stands("nameCode", _reading("nameCode", "2621 2535 517"))
+    assert not _draft_stands("nameCode", _reading("nameCode", "2621 2535 5174", 0.8))
+    assert not _draft_stands("issuedDate", _reading("issuedDate", "", 1.0))
+
+
+def test_drafting_can_be_required_or_switched_off():
+    from hkid_ocr.models import resolve_models
+
+    if resolve_models().rec_draft is None:
+        pytest.skip("the draft recogniser has not been fetched")
+    on = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(draft=True))
+    assert on._recognizer.drafted == DRAFT_KEYS
+    assert hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(draft=False))._recognizer.drafted == frozenset()
+    # The draft model's readings are judged by the field rules: without them, no drafts.
+    assert hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(field_rules=False))._recognizer.drafted == frozenset()
