@@ -166,9 +166,12 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
             sliced += 1
     if matmul is None or sliced < 2:  # at least the weight and the bias
         raise ModelError(f"{path.name}: unexpected last layer, cannot narrow it")
-    dims = g.output[0].type.tensor_type.shape.dim
-    if dims and dims[-1].HasField("dim_value"):
-        dims[-1].dim_value = len(keep)
+    # The output's shape, and the head's shapes where the model records them (onnxruntime
+    # warns about every stale one when it loads the copy).
+    for info in [g.output[0], *g.value_info]:
+        dims = info.type.tensor_type.shape.dim
+        if dims and dims[-1].HasField("dim_value") and dims[-1].dim_value == n_classes:
+            dims[-1].dim_value = len(keep)
     kept = "\n".join(chars[i - 1] for i in keep[1:-1])
     for p in model.metadata_props:
         if p.key == "character":
