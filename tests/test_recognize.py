@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import specimen
 
-from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _balance, starts_in_ink
+from hkid_ocr.recognize import REC_HEIGHT, TextRecognizer, _LineQueue, starts_in_ink
 from hkid_ocr.rectify import card_homography, warp_region
 
 
@@ -73,12 +73,13 @@ def test_batch_of_mixed_widths_matches_single_runs(recognizer):
     assert [x.char_probs for x in batch] == [x.char_probs for x in single]
 
 
-def test_balance_spreads_work_over_lanes():
-    lanes = _balance([300, 290, 160, 150, 140, 310], 2)
-    assert sorted(i for lane in lanes for i in lane) == list(range(6))
-    loads = [sum([300, 290, 160, 150, 140, 310][i] for i in lane) for lane in lanes]
-    assert max(loads) - min(loads) <= 160
-    assert _balance([10.0], 4) == [[0]]
+def test_lines_are_taken_longest_first_and_a_line_put_back_goes_first():
+    jobs = [(i, i % 2 == 0) for i in range(5)]
+    queue = _LineQueue([160, 300, 96.0, 310, 140], jobs)
+    assert queue.take() == (3, False) and queue.take() == (1, False)
+    queue.put_back((0, False))  # a draft that did not stand, to be read again at once
+    assert [queue.take() for _ in range(4)] == [(0, False), (0, True), (4, True), (2, True)]
+    assert queue.take() is None
 
 
 def test_lanes_read_exactly_what_one_lane_reads(recognizer):
