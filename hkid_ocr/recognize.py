@@ -139,6 +139,11 @@ class _Classes:
             table.allowed[key] = np.flatnonzero(table.inside[key])
         return table
 
+    def spells(self, alphabet: str, known: dict[str, int]) -> bool:
+        """Whether these classes hold every character of ``alphabet`` that ``known`` (the
+        main model's index) holds: a narrowed or draft model can read that field."""
+        return all(ch in self.index for ch in alphabet if ch in known)
+
     def mask(self, alphabet: str) -> np.ndarray:
         """Boolean mask over classes: blank plus the classes of ``alphabet``'s characters."""
         mask = np.zeros(len(self.charset), bool)
@@ -206,8 +211,7 @@ class TextRecognizer:
             self._narrow, self._narrow_classes = narrow, small
             # A field is read narrow when every character it may hold is kept there.
             self._narrow_keys = frozenset(
-                key for key, alphabet in alphabets.items()
-                if all(ch in small.index for ch in alphabet if ch in self._index)
+                key for key, alphabet in alphabets.items() if small.spells(alphabet, self._index)
             )
         self._draft: OnnxModel | None = None
         self._draft_classes: _Classes | None = None
@@ -220,7 +224,7 @@ class TextRecognizer:
             # Only fields the draft model can spell out in full are drafted.
             self._draft_ok = {
                 key: ok for key, ok in draft_ok.items()
-                if key in alphabets and all(ch in rough.index for ch in alphabets[key] if ch in self._index)
+                if key in alphabets and rough.spells(alphabets[key], self._index)
             }
 
     def class_mask(self, alphabet: str) -> np.ndarray:
@@ -274,7 +278,8 @@ class TextRecognizer:
         # (line, by the draft model?): a draft reading that does not stand is put back
         # to be read by the main model, at once, on whichever lane comes free first.
         jobs = [(i, k in self._draft_ok) for i, k in enumerate(keys)]
-        costs = [max(MIN_RUN_WIDTH, int(c.shape[1])) * (DRAFT_COST if d else 1.0) for c, (_, d) in zip(crops, jobs)]
+        costs = [max(MIN_RUN_WIDTH, int(c.shape[1])) * (DRAFT_COST if drafted else 1.0)
+                 for c, (_, drafted) in zip(crops, jobs)]
         queue = _LineQueue(costs, jobs)
         out: list[LineReading | None] = [None] * len(crops)
 
