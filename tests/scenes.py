@@ -98,11 +98,13 @@ def rotate_exact(card: np.ndarray, quarter_turns: int) -> Scene:
     return Scene(image=img, corners=corners)
 
 
-def among_papers(card: np.ndarray, *, rotate: float = 0.0, tilt: float = 0.0, seed: int = 0) -> Scene:
+def among_papers(
+    card: np.ndarray, *, rotate: float = 0.0, tilt: float = 0.0, seed: int = 0, canvas: tuple[int, int] = (900, 1200)
+) -> Scene:
     """``card`` (see :func:`place`) on a grey desk, over four light papers: one under
     each side, sticking out past it. No contour traces the card alone: every edge map
     joins its outline to the papers'."""
-    scene = place(card, canvas=(900, 1200), card_width=0.45, rotate=rotate, tilt=tilt, seed=seed, background="plain")
+    scene = place(card, canvas=canvas, card_width=0.45, rotate=rotate, tilt=tilt, seed=seed, background="plain")
     rng = np.random.default_rng(seed)
     c = scene.corners
     img = np.full_like(scene.image, 95)

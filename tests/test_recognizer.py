@@ -235,6 +235,19 @@ def test_card_whose_outline_runs_into_papers_is_read_without_the_text_search(rec
     assert corner_error(d["sliceRect"], scene.corners) < 0.01
 
 
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_photo_in_a_card_shaped_frame_is_searched_as_a_photo(recognizer, truth, seed, locate_events):
+    # A camera's 3:2 frame is shaped like a scan: its whole frame is screened first, as a
+    # scan's margin would be. It matches no design even halfway, so the image is a photo:
+    # the card's straight edges come before the outlines that run on into the papers.
+    scene = among_papers(specimen("specimen_2018.jpg"), rotate=-5, seed=seed, canvas=(800, 1200))
+    d = recognizer.recognize(scene.image).to_dict()
+    assert "text" not in locate_events
+    assert locate_events.count("screen") <= 3
+    assert d["data"] == truth["specimen_2018.jpg"]["data"]
+    assert corner_error(d["sliceRect"], scene.corners) < 0.01
+
+
 def test_an_outline_off_the_edges_is_told_from_the_cards_own():
     # The card's own outline runs along its border the whole way round; the outline
     # traced round the card and the papers under it does not.
