@@ -603,16 +603,22 @@ def _straight_lines(gray: np.ndarray) -> _Lines | None:
     normal = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
     mid = (segs[:, :2] + segs[:, 2:]) / 2
     same_angle, same_offset = np.radians(STRAIGHT_SAME_ANGLE), STRAIGHT_SAME_OFFSET * side
+    # near[i, h]: segment i lies along segment h's line (within the angle, and its middle
+    # within the offset of that line). Every pair at once, then the greedy pass below
+    # looks the answers up (~3x faster than testing each segment against the lines' heads
+    # in the pass; the same numbers).
+    turn = np.abs(angle[None, :] - angle[:, None])
+    across = (mid[:, None, 0] - mid[None, :, 0]) * normal[None, :, 0]
+    across += (mid[:, None, 1] - mid[None, :, 1]) * normal[None, :, 1]
+    near = (np.minimum(turn, np.pi - turn) < same_angle) & (np.abs(across) < same_offset)
     lines: list[list[int]] = []  # segment indices, the longest (the line's own) first
     heads = np.zeros(len(segs), np.int64)  # the first segment of each line so far
     for i in np.argsort(-length, kind="stable"):
-        h = heads[: len(lines)]
-        turn = np.abs(angle[h] - angle[i])
-        near = (np.minimum(turn, np.pi - turn) < same_angle) & (
-            np.abs(((mid[i] - mid[h]) * normal[h]).sum(axis=1)) < same_offset
-        )
-        if near.any():
-            lines[int(np.argmax(near))].append(int(i))
+        # The first line (in the order they were started) whose head the segment lies along.
+        hit = near[i, heads[: len(lines)]]
+        k = int(hit.argmax()) if len(lines) else 0
+        if len(lines) and hit[k]:
+            lines[k].append(int(i))
         else:
             heads[len(lines)] = i
             lines.append([int(i)])
