@@ -148,14 +148,17 @@ def _papers(img: np.ndarray, keep_clear: np.ndarray | None = None, n: int = 7, s
 @pytest.fixture
 def locate_events(recognizer, monkeypatch) -> list[str]:
     """What the recognizer does to find the card, in order: "screen" (a candidate judged
-    at SCREEN_SIZE), "look" (at CARD_SIZE), "text" (the whole-image text search)."""
-    from hkid_ocr.recognizer import SCREEN_SIZE
+    at SCREEN_SIZE), "fine" (at FINE_SIZE), "look" (at CARD_SIZE), "text" (the
+    whole-image text search)."""
+    from hkid_ocr.recognizer import FINE_SIZE, SCREEN_SIZE
+
+    kinds = {SCREEN_SIZE: "screen", FINE_SIZE: "fine", hkid_ocr.recognizer.CARD_SIZE: "look"}
 
     events: list[str] = []
     evaluate_all, text_candidates = recognizer._evaluate_all, recognizer._text_candidates
 
     def counted(img, quads, size=hkid_ocr.recognizer.CARD_SIZE):
-        events.extend("screen" if size == SCREEN_SIZE else "look" for _ in quads)
+        events.extend(kinds[size] for _ in quads)
         return evaluate_all(img, quads, size)
 
     def searched(img):
@@ -182,7 +185,7 @@ def test_card_shaped_papers_are_given_up_after_a_few_screenings(recognizer, loca
 def test_card_among_card_shaped_papers(recognizer, truth, name, locate_events):
     # The papers' outlines come before the card's, but the card's straight edges come
     # right after the first outline: the traced outline along them is screened then, as
-    # traced (refined and judged like any traced outline: no CARD_SIZE look, no text
+    # traced (refined and judged like any traced outline: no finer look, no text
     # search), and read.
     scene = place(specimen(name), canvas=(1100, 1500), card_width=0.3, seed=4)
     d = recognizer.recognize(_papers(scene.image, keep_clear=scene.corners, seed=4)).to_dict()
@@ -226,11 +229,11 @@ def test_tilted_card_behind_papers_without_straight_edges_is_found_by_its_text(
 def test_card_whose_outline_runs_into_papers_is_read_without_the_text_search(recognizer, truth, name, locate_events):
     # Papers under each side join the card's outline to theirs in every edge map (see
     # test_locate): the card's straight edges find it, and its lines are read from a
-    # CARD_SIZE look. The first traced outline runs on over the papers, along no edge
-    # for most of a side: the straight edges are screened before it, and it never is.
+    # finer look (FINE_SIZE). The first traced outline runs on over the papers, along no
+    # edge for most of a side: the straight edges are screened before it, and it never is.
     scene = among_papers(specimen(name), rotate=-5, seed=2)
     d = recognizer.recognize(scene.image).to_dict()
-    assert locate_events == ["screen", "look"]
+    assert locate_events == ["screen", "fine"]
     assert d["data"] == truth[name]["data"]
     assert corner_error(d["sliceRect"], scene.corners) < 0.01
 
