@@ -99,7 +99,8 @@ SCREEN_SIZE = (256, 160)
 #: screening does, and a view whose lines still disagree goes on to CARD_SIZE. Against
 #: CARD_SIZE: the same cards on the benchmark corpus, seed 1 and seed 11, one more on
 #: seed 2; photos -4.7 ms and hard photos -2.9 ms a card on average (alternating
-#: runs). 384x256 lost a field on seed 1, 352x224 one on the benchmark corpus.
+#: runs). 384x256 lost a field on seed 1; 352x224 read as many fields right but changed
+#: twice as many answers.
 FINE_SIZE = (416, 256)
 #: Screened candidates scoring below this are not worth a full rectification (on the
 #: benchmark corpus, 1 in 80 of them reached a convincing match at CARD_SIZE).
