@@ -170,7 +170,8 @@ class TextRecognizer:
     ``narrow`` is ``model`` with fewer output classes (see
     :func:`~hkid_ocr.runtime.narrow_recognizer`): lines whose alphabet it holds are read
     with it, faster and into the same text (the class scores are the same numbers; the
-    probabilities are normalised over its classes only).
+    probabilities are normalised over its classes only). ``precise_narrow`` is
+    ``precise`` narrowed to the same classes, for the precise re-reads of those lines.
 
     ``draft`` is a smaller, faster recogniser (same family, a dictionary within the main
     one) and ``draft_ok`` says per field whether its reading stands: the lines of those
@@ -187,6 +188,7 @@ class TextRecognizer:
         lanes: int = 1,
         precise: OnnxModel | None = None,
         narrow: OnnxModel | None = None,
+        precise_narrow: OnnxModel | None = None,
         draft: OnnxModel | None = None,
         draft_ok: Mapping[str, Callable[[LineReading], bool]] | None = None,
     ) -> None:
@@ -213,6 +215,11 @@ class TextRecognizer:
             self._narrow_keys = frozenset(
                 key for key, alphabet in alphabets.items() if small.spells(alphabet, self._index)
             )
+        self._precise_narrow: OnnxModel | None = None
+        if precise_narrow is not None and narrow is not None and precise is not None:
+            if precise_narrow.metadata.get("character") != narrow.metadata.get("character"):
+                raise ModelError(f"{precise_narrow.name} and {narrow.name} keep different classes")
+            self._precise_narrow = precise_narrow
         self._draft: OnnxModel | None = None
         self._draft_classes: _Classes | None = None
         self._draft_ok: dict[str, Callable[[LineReading], bool]] = {}
@@ -274,7 +281,12 @@ class TextRecognizer:
         if precise:
             # Precise re-reads are few (mostly one line): the precise session spreads
             # each over the cores instead (see the class notes).
-            return [self._read_one(c, k, self._precise, self._classes) for c, k in zip(crops, keys)]
+            return [
+                self._read_one(c, k, self._precise_narrow, self._narrow_classes)  # type: ignore[arg-type]
+                if self._precise_narrow is not None and k in self._narrow_keys
+                else self._read_one(c, k, self._precise, self._classes)
+                for c, k in zip(crops, keys)
+            ]
         # (line, by the draft model?): a draft reading that does not stand is put back
         # to be read by the main model, at once, on whichever lane comes free first.
         jobs = [(i, k in self._draft_ok) for i, k in enumerate(keys)]

@@ -167,6 +167,38 @@ def test_narrow_model_reads_the_same_text(recognizer):
     assert any(b.char_probs != a.char_probs for a, b in zip(full, fast))  # really the narrow model
 
 
+def test_precise_rereads_of_narrow_lines_use_the_narrowed_precise_copy(recognizer):
+    from hkid_ocr.errors import ModelError
+
+    rec = recognizer._recognizer
+    if not rec.has_precise:
+        pytest.skip("no int8 recogniser: nothing is read again precisely")
+    alphabets = {"idNumber": "0123456789()ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                 "nameEn": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz,-.' ", "nameCn": "陳大文李申智能"}
+    latin = alphabets["idNumber"] + alphabets["nameEn"]
+    narrow, precise_narrow = _narrowed(rec._model, latin), _narrowed(rec._precise, latin)
+    keys = ["idNumber", "nameEn", "nameCn"]
+    crops = [
+        _crop("specimen_2003.jpg", (0.64, 0.845, 0.95, 0.93)),
+        _crop("specimen_2018.jpg", (0.04, 0.255, 0.36, 0.33)),
+        _crop("specimen_2018.jpg", (0.04, 0.16, 0.30, 0.25)),
+    ]
+    plain = TextRecognizer(rec._model, alphabets, precise=rec._precise, narrow=narrow)
+    both = TextRecognizer(rec._model, alphabets, precise=rec._precise, narrow=narrow, precise_narrow=precise_narrow)
+    full, fast = plain.read(crops, keys, precise=True), both.read(crops, keys, precise=True)
+    assert [r.text for r in fast] == [r.text for r in full] == ["C668668(E)", "SAN, Chi Nan", "申智能"]
+    # The Latin lines by the narrowed copy (the same characters, never less probable);
+    # the Chinese name by the whole precise model, exactly as before.
+    for a, b in zip(full[:2], fast[:2]):
+        assert a.char_pos == b.char_pos and a.char_probs != b.char_probs
+        assert all(pb >= pa - 1e-6 for pa, pb in zip(a.char_probs, b.char_probs))
+    assert fast[2].char_probs == full[2].char_probs
+    # Its classes must be the narrowed main model's.
+    with pytest.raises(ModelError, match="keep different classes"):
+        TextRecognizer(rec._model, alphabets, precise=rec._precise, narrow=narrow,
+                       precise_narrow=_narrowed(rec._precise, "0123456789"))
+
+
 def test_narrow_model_scores_only_its_classes(recognizer):
     model = recognizer._recognizer._model
     narrow = _narrowed(model, "0123456789-")
