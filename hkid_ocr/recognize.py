@@ -43,9 +43,11 @@ MAX_WIDTH = 1280
 MIN_RUN_WIDTH = 160
 _TOPK = 5
 #: What a column costs the draft model (PP-OCRv6 tiny, fp32) against the main one (int8
-#: PP-OCRv6 small), both narrowed to the Latin fields, on one core: 0.37-0.38 at 160-320
+#: PP-OCRv6 small), both narrowed to the Latin fields, on one core: 0.37-0.42 at 160-320
 #: columns (measured). For sharing the lines among the lanes.
 DRAFT_COST = 0.38
+#: ... and its int8 copy: 0.25-0.26 (measured the same way).
+DRAFT_INT8_COST = 0.26
 
 
 #: A crop "starts in ink" when this share of its first START_COLUMNS columns' text
@@ -178,6 +180,8 @@ class TextRecognizer:
     fields are read by the draft model first, and only the readings that do not stand
     are read again by the main one (next, by the first lane to come free). A draft
     reading that stands is the line's reading; one that does not is never used.
+    ``draft_cost`` is what a column costs it against ``model`` (for sharing the lines
+    among the lanes).
     """
 
     def __init__(
@@ -191,6 +195,7 @@ class TextRecognizer:
         precise_narrow: OnnxModel | None = None,
         draft: OnnxModel | None = None,
         draft_ok: Mapping[str, Callable[[LineReading], bool]] | None = None,
+        draft_cost: float = DRAFT_COST,
     ) -> None:
         alphabets = alphabets or {}
         self._classes = _Classes.of(model, alphabets)  # raises ModelError without a dictionary
@@ -223,6 +228,7 @@ class TextRecognizer:
         self._draft: OnnxModel | None = None
         self._draft_classes: _Classes | None = None
         self._draft_ok: dict[str, Callable[[LineReading], bool]] = {}
+        self._draft_cost = float(draft_cost)
         if draft is not None and draft_ok:
             rough = _Classes.of(draft, alphabets)
             if not set(rough.charset) <= set(self.charset):
@@ -290,7 +296,7 @@ class TextRecognizer:
         # (line, by the draft model?): a draft reading that does not stand is put back
         # to be read by the main model, at once, on whichever lane comes free first.
         jobs = [(i, k in self._draft_ok) for i, k in enumerate(keys)]
-        costs = [max(MIN_RUN_WIDTH, int(c.shape[1])) * (DRAFT_COST if drafted else 1.0)
+        costs = [max(MIN_RUN_WIDTH, int(c.shape[1])) * (self._draft_cost if drafted else 1.0)
                  for c, (_, drafted) in zip(crops, jobs)]
         queue = _LineQueue(costs, jobs)
         out: list[LineReading | None] = [None] * len(crops)

@@ -12,6 +12,7 @@ import hkid_ocr
 from hkid_ocr.models import (
     DET_NAME,
     DRAFT_DICT_NAME,
+    DRAFT_INT8_NAME,
     DRAFT_NAME,
     FETCH_COMMAND,
     INT8_NAME,
@@ -185,6 +186,41 @@ def test_draft_recogniser_is_used_only_when_both_its_files_match_the_manifest(tm
     (root / DRAFT_DICT_NAME).write_text(text.replace("A", "B", 1), encoding="utf-8")
     files = resolve_models(root)
     assert files.rec_draft is None and files.rec_draft_dict is None
+
+
+def test_draft_int8_copy_is_built_from_the_verified_draft_and_checked(tmp_path):
+    from hkid_ocr.models import DRAFT_INT8_SIDECAR
+
+    src = resolve_models()
+    if src.rec_draft is None or src.rec_draft_dict is None:
+        pytest.skip("the draft recogniser has not been fetched")
+    root = _fp32_copy(tmp_path)
+    with pytest.raises(hkid_ocr.ModelError, match="missing"):
+        build_int8(root, quiet=True, draft=True)  # no draft to build it from
+    shutil.copy(src.rec_draft, root / DRAFT_NAME)
+    shutil.copy(src.rec_draft_dict, root / DRAFT_DICT_NAME)
+    assert resolve_models(root).rec_draft_int8 is None  # not built yet
+    built = build_int8(root, quiet=True, draft=True)
+    assert built == root / DRAFT_INT8_NAME and resolve_models(root).rec_draft_int8 == built
+    meta = json.loads((root / DRAFT_INT8_SIDECAR).read_text())
+    assert meta["source"] == sha256_of(root / DRAFT_NAME) and meta["sha256"] == sha256_of(built)
+    first = sha256_of(built)
+    build_int8(root, quiet=True, draft=True)
+    assert sha256_of(built) == first  # a pure function of its two inputs
+    # The recognizer drafts with it, unless int8 is off; and it reads.
+    rec = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root))
+    assert rec._recognizer._draft.name.startswith("PP-OCRv6_rec_tiny.int8")
+    assert rec.recognize(str(DATA / "specimen_2018.jpg")).data.birthDate == "01-01-1988"
+    fp32 = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(model_dir=root, int8=False))
+    assert fp32._recognizer._draft.name.startswith("PP-OCRv6_rec_tiny.narrow")
+    # Altered, or its draft no longer there: not used.
+    data = bytearray(built.read_bytes())
+    data[-100] ^= 0xFF
+    built.write_bytes(bytes(data))
+    assert resolve_models(root).rec_draft_int8 is None
+    build_int8(root, quiet=True, draft=True)
+    (root / DRAFT_DICT_NAME).unlink()
+    assert resolve_models(root).rec_draft_int8 is None
 
 
 def test_draft_required_but_missing_names_the_fetch_command(tmp_path):

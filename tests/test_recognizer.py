@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dataclasses
 import threading
 import zlib
@@ -551,6 +553,12 @@ def test_draft_readings_stand_only_when_confident_and_well_formed():
     assert _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-01-1968 女F", space_prob=0.2))
     assert not _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-01-1968"))  # the sex is missing
     assert not _draft_stands("birthDate+sex", _reading("birthDate+sex", "01-13-1968 女F"))  # no 13th month
+    # The sex may be read unsurely, a digit of the date not.
+    unsure_sex = _reading("birthDate+sex", "26-07-1963男M")
+    unsure_sex = replace(unsure_sex, char_probs=(*unsure_sex.char_probs[:10], 0.55, 0.6))
+    assert _draft_stands("birthDate+sex", unsure_sex)
+    unsure_digit = replace(unsure_sex, char_probs=(1.0, 0.62, *unsure_sex.char_probs[2:]))
+    assert not _draft_stands("birthDate+sex", unsure_digit)
     assert _draft_stands("issuedDate", _reading("issuedDate", "15-09-18", 0.85))
     assert not _draft_stands("issuedDate", _reading("issuedDate", "15-09-18", 0.7))
     # Nothing else checks the first registration's digits: it must be read surely.
