@@ -9,17 +9,19 @@ quantises is read over the crops, and each range is the tensor's 0.01st to 99.99
 percentile of a pooled sample (widened to take in 0). The depthwise convolutions stay
 in fp32 (cheap there, and sensitive in int8).
 
-The crops must not come from a corpus the engine is scored on: generate a corpus of
-its own seed (``benchmarks.synth.corpus.build_corpus``) and collect the crops the
-engine reads from it (an .npz of preprocessed (3, 48, W) float32 arrays).
+The crops must not come from a corpus the engine is scored on. The draft recogniser's
+table (``data/rec_draft_int8_ranges.json``) was made from the lines the fp32 draft read
+on a generated corpus of seed 31 (80 cards)::
 
-Usage:
-    python scripts/calibrate_int8.py MODEL.onnx CROPS.npz OUT.json [--dictionary DICT.txt]
+    python scripts/calibrate_int8.py --collect-draft /tmp/cal draft_lines.npz
+    python scripts/calibrate_int8.py models/PP-OCRv6_rec_tiny.onnx draft_lines.npz \
+        hkid_ocr/data/rec_draft_int8_ranges.json
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import tempfile
@@ -46,12 +48,60 @@ PERCENTILE = 99.99
 SAMPLE = 20000  # values kept per tensor and crop
 
 
+def collect_draft_lines(corpus_root: Path, out: Path, seed: int = 31, count: int = 80) -> int:
+    """Generate the corpus (``seed``, ``count``) under ``corpus_root``, read it with the fp32
+    draft recogniser, and save every line it drafted (preprocessed) to ``out``."""
+    import hkid_ocr
+    from benchmarks.synth.corpus import build_corpus
+    recognize = importlib.import_module("hkid_ocr.recognize")  # the module (hkid_ocr.recognize is the function)
+    from hkid_ocr.models import DRAFT_INT8_NAME, DRAFT_INT8_SIDECAR, default_model_dir
+
+    folder, _ = build_corpus(corpus_root, seed, count, workers=2)
+    # The engine as it reads by default, but with the fp32 draft: a model folder of links
+    # to every file but the draft's int8 copy.
+    models = tempfile.TemporaryDirectory()
+    for f in default_model_dir().iterdir():
+        if f.name not in (DRAFT_INT8_NAME, DRAFT_INT8_SIDECAR):
+            (Path(models.name) / f.name).symlink_to(f.resolve())
+    rec = hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(threads=1, model_dir=Path(models.name)))
+    draft = rec._recognizer._draft
+    if draft is None:
+        raise SystemExit("the draft recogniser has not been fetched")
+    lines: list[np.ndarray] = []
+    read_one = recognize.TextRecognizer._read_one
+
+    def keep(self, crop, key, model, classes):  # type: ignore[no-untyped-def]
+        if model is draft:
+            lines.append(self.preprocess([crop])[0][0])
+        return read_one(self, crop, key, model, classes)
+
+    recognize.TextRecognizer._read_one = keep  # type: ignore[method-assign]
+    try:
+        for path in sorted((folder / "images").glob("*.jpg")):
+            try:
+                rec.recognize(path)
+            except hkid_ocr.RecognitionError:
+                pass  # a card the engine cannot read gives no lines
+    finally:
+        recognize.TextRecognizer._read_one = read_one  # type: ignore[method-assign]
+        models.cleanup()
+    np.savez_compressed(out, *lines)
+    print(f"{out}: {len(lines)} draft lines from {folder}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("model")
-    ap.add_argument("crops")
-    ap.add_argument("out")
+    ap.add_argument("--collect-draft", nargs=2, metavar=("CORPUS_ROOT", "OUT.npz"),
+                    help="make the calibration lines instead (see the module's notes)")
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("crops", nargs="?")
+    ap.add_argument("out", nargs="?")
     args = ap.parse_args(argv)
+    if args.collect_draft:
+        return collect_draft_lines(Path(args.collect_draft[0]), Path(args.collect_draft[1]))
+    if not (args.model and args.crops and args.out):
+        ap.error("MODEL, CROPS and OUT are required")
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, version_converter
