@@ -24,9 +24,10 @@ class RecognizerConfig:
             time); 0 uses every core. Batch workers use 1 each.
         int8: read the lines with the int8 recogniser (about twice as fast; the
             symbols and both names are read again at full precision when the int8
-            reading does not convince). None: when
+            reading does not convince), and draft with the draft recogniser's int8
+            copy when it has been built. None: when
             it has been built (``python -m hkid_ocr.models fetch`` builds it); True:
-            require it; False: full precision for every line.
+            require it; False: full precision for every line, the draft's too.
         draft: read the dates, the card number and the code line with the draft
             recogniser (PP-OCRv6 tiny) first, and again with the main one only where
             that reading does not stand (about 5% of lines; ~15% faster a card, the
