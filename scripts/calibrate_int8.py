@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"format": "hkid_ocr-int8-ranges/1", "calibration_method": "Percentile", "ranges": ranges,
            "recipe": {**RECIPE, "nodes_to_exclude": depthwise}}
     Path(args.out).write_text(json.dumps(doc, indent=0, sort_keys=True) + "\n", encoding="utf-8")
-    print(f"{args.out}: {len(ranges)} tensors from {len(data.files)} crops, {len(depthwise)} depthwise convs kept in fp32")
+    print(f"{args.out}: {len(ranges)} tensors from {len(data.files)} crops, "
+          f"{len(depthwise)} depthwise convs kept in fp32")
     return 0
 
 

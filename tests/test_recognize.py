@@ -174,7 +174,8 @@ def test_precise_rereads_of_narrow_lines_use_the_narrowed_precise_copy(recognize
     if not rec.has_precise:
         pytest.skip("no int8 recogniser: nothing is read again precisely")
     alphabets = {"idNumber": "0123456789()ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                 "nameEn": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz,-.' ", "nameCn": "陳大文李申智能"}
+                 "nameEn": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz,-.' ",
+                 "nameCn": "陳大文李申智能"}
     latin = alphabets["idNumber"] + alphabets["nameEn"]
     narrow, precise_narrow = _narrowed(rec._model, latin), _narrowed(rec._precise, latin)
     keys = ["idNumber", "nameEn", "nameCn"]
