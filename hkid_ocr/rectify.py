@@ -84,24 +84,6 @@ def map_points(H: np.ndarray, pts: Sequence[Sequence[float]] | np.ndarray) -> np
     return cv2.perspectiveTransform(arr, np.asarray(H, np.float64)).reshape(-1, 2)
 
 
-def _halved(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The part of ``image`` around ``corners`` at half size (2x2 area averages) and the
-    corners in its pixels; None when that part is too small to halve."""
-    h, w = image.shape[:2]
-    lo = np.floor(corners.min(axis=0)).astype(int) - 4  # a margin for the bilinear taps
-    hi = np.ceil(corners.max(axis=0)).astype(int) + 4
-    x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
-    x1, y1 = min(w, int(hi[0])), min(h, int(hi[1]))
-    x1 -= (x1 - x0) % 2  # whole 2x2 blocks
-    y1 -= (y1 - y0) % 2
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return None
-    half = cv2.resize(image[y0:y1, x0:x1], ((x1 - x0) // 2, (y1 - y0) // 2), interpolation=cv2.INTER_AREA)
-    # Source pixel centres s map to s / 2 - 0.25 in the halved grid (its pixel X covers
-    # source pixels 2X and 2X + 1, centred at 2X + 0.5).
-    return half, ((corners - np.array([x0, y0], np.float32)) / 2.0 - 0.25).astype(np.float32)
-
-
 def warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
     """Resample the quad ``corners`` (TL, TR, BR, BL in ``image``) to an out_w x out_h image."""
     corners = np.asarray(corners, np.float32)
@@ -115,13 +97,6 @@ def warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int) ->
         # shrink cost ~1.5 ms against ~0.5 at 2x (a screening map of a 1,000 px card,
         # as most scans give), and read no better (benchmark corpus all-9 the same,
         # fields +3; seed 2 the same; seed 1 -1 field).
-        k = 2
-    if k == 4 and (halved := _halved(image, corners)) is not None:
-        # A 4x render is large (a phone photo's card over ~1,000 px: 1024x640 for a
-        # 256x160 screening map, ~2.7 ms with its shrink). The card's region halved
-        # first (area averaging, its fast path) and rendered at 2x: ~0.7 ms, a grey
-        # level or two apart (the same answers on all four corpora).
-        image, corners = halved
         k = 2
     dst = np.array([[0, 0], [out_w * k, 0], [out_w * k, out_h * k], [0, out_h * k]], np.float32)
     M = cv2.getPerspectiveTransform(corners, dst)
