@@ -206,9 +206,17 @@ def _verified_int8(root: Path, spec: _Int8 = _SMALL_INT8) -> Path | None:
     return path
 
 
-def _build(root: Path, spec: _Int8, quiet: bool) -> Path:
+def build_int8(model_dir: Path | None = None, *, quiet: bool = False, draft: bool = False) -> Path:
+    """Build (or rebuild) the int8 recogniser (with ``draft``: the draft recogniser's
+    int8 copy) from the verified fp32 model; returns its path.
+
+    Raises:
+        ModelError: the fp32 weights are missing, or the build fails (the message says why).
+    """
     from .runtime import quantize_recognizer
 
+    root = Path(model_dir) if model_dir is not None else default_model_dir()
+    spec = _DRAFT_INT8 if draft else _SMALL_INT8
     _check(root / spec.source)
     target = root / spec.name
     part = target.with_suffix(".part.onnx")
@@ -219,17 +227,6 @@ def _build(root: Path, spec: _Int8, quiet: bool) -> Path:
     meta = {**_int8_provenance(spec), "sha256": sha256_of(target)}
     (root / spec.sidecar).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     return target
-
-
-def build_int8(model_dir: Path | None = None, *, quiet: bool = False, draft: bool = False) -> Path:
-    """Build (or rebuild) the int8 recogniser (with ``draft``: the draft recogniser's
-    int8 copy) from the verified fp32 model; returns its path.
-
-    Raises:
-        ModelError: the fp32 weights are missing, or the build fails (the message says why).
-    """
-    root = Path(model_dir) if model_dir is not None else default_model_dir()
-    return _build(root, _DRAFT_INT8 if draft else _SMALL_INT8, quiet)
 
 
 def resolve_models(model_dir: Path | None = None) -> ModelFiles:

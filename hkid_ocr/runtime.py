@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,30 @@ def _fuse_gelu(model: "onnx.ModelProto", form: str = "erf") -> int:  # type: ign
     return len(repl)
 
 
+def _prepared_for_int8(fp32: "onnx.ModelProto", recipe: dict, tmp: Path) -> "onnx.ModelProto":  # type: ignore[name-defined]  # noqa: F821
+    """The graph a recipe quantises: ``fp32`` converted to the recipe's opset, through
+    onnxruntime's quantisation pre-processing, its GELUs fused unless the recipe says
+    not to. Its ranges are found on this graph (``scripts/calibrate_int8.py``) and it is
+    quantised (quantize_recognizer); ``tmp`` is a folder for the steps' files."""
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    converted, pre = tmp / "converted.onnx", tmp / "pre.onnx"
+    onnx.save(version_converter.convert_version(fp32, recipe["opset"]), str(converted))
+    quant_pre_process(str(converted), str(pre), skip_symbolic_shape=True)
+    prepared = onnx.load(str(pre))
+    if recipe.get("fuse_gelu", True):
+        _fuse_gelu(prepared, recipe.get("gelu", "erf"))
+    return prepared
+
+
+def _int8_tensors(graph: "onnx.ModelProto", op_types: Sequence[str]) -> set[str]:  # type: ignore[name-defined]  # noqa: F821
+    """The tensors a ranges table must cover: the activation input and the outputs of
+    every node of ``op_types`` (those the recipe keeps in fp32 too)."""
+    return {t for n in graph.graph.node if n.op_type in op_types for t in [*n.input[:1], *n.output]}
+
+
 def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
     """Build the int8 recogniser at ``dst`` from the fp32 model ``src`` and a ranges table.
 
@@ -271,10 +296,8 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
         _gelu_op(gelu)  # an unknown form is refused before ~1 s of imports and graph preparation
     try:
         import onnx
-        from onnx import version_converter
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.calibrate import TensorData, TensorsData, save_tensors_data
-        from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:
         raise ModelError(f"building the int8 recogniser needs the onnx package: {exc}") from exc
     method = CalibrationMethod[doc["calibration_method"]]
@@ -283,17 +306,11 @@ def quantize_recognizer(src: Path, dst: Path, ranges_json: Path) -> None:
     try:
         fp32 = onnx.load(str(src))
         with tempfile.TemporaryDirectory(prefix="hkid_ocr_int8_") as tmp:
-            op17 = Path(tmp) / "op17.onnx"
-            onnx.save(version_converter.convert_version(fp32, recipe["opset"]), str(op17))
+            prepared = _prepared_for_int8(fp32, recipe, Path(tmp))
             pre = Path(tmp) / "pre.onnx"
-            quant_pre_process(str(op17), str(pre), skip_symbolic_shape=True)
-            prepared = onnx.load(str(pre))
-            if recipe.get("fuse_gelu", True):
-                _fuse_gelu(prepared, gelu)
             onnx.save(prepared, str(pre))
             names = {t for n in prepared.graph.node for t in [*n.input, *n.output]}
-            need = {t for n in prepared.graph.node if n.op_type in recipe["op_types_to_quantize"]
-                    for t in [*n.input[:1], *n.output]}
+            need = _int8_tensors(prepared, recipe["op_types_to_quantize"])
             unknown, missing = set(doc["ranges"]) - names, need - set(doc["ranges"])
             if unknown or missing:
                 raise ModelError(

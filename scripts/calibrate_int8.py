@@ -3,11 +3,11 @@ PP-OCR recogniser from line crops.
 
 Run once by a developer, not at install time: the table is shipped, and
 ``hkid_ocr.runtime.quantize_recognizer`` builds the int8 model from it on the user's
-machine. The graph is prepared exactly as that function prepares it (opset 17,
-onnxruntime's quantisation pre-processing, GELU fused), every tensor the recipe
-quantises is read over the crops, and each range is the tensor's 0.01st to 99.99th
-percentile of a pooled sample (widened to take in 0). The depthwise convolutions stay
-in fp32 (cheap there, and sensitive in int8).
+machine. The recipe is the small recogniser's (``data/rec_int8_ranges.json``); the
+graph is prepared by the code that function uses (``runtime._prepared_for_int8``),
+every tensor the recipe quantises is read over the crops, and each range is the
+tensor's 0.01st to 99.99th percentile of a pooled sample (widened to take in 0). The
+depthwise convolutions stay in fp32 (cheap there, and sensitive in int8).
 
 The crops must not come from a corpus the engine is scored on. The draft recogniser's
 table (``data/rec_draft_int8_ranges.json``) was made from the lines the fp32 draft read
@@ -31,19 +31,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hkid_ocr.runtime import _fuse_gelu  # noqa: E402
+from hkid_ocr.models import INT8_RANGES  # noqa: E402
+from hkid_ocr.runtime import _int8_tensors, _prepared_for_int8  # noqa: E402
 
-RECIPE = {
-    "activation_type": "QUInt8",
-    "extra_options": {},
-    "fuse_gelu": True,
-    "gelu": "tanh",
-    "op_types_to_quantize": ["Conv", "MatMul"],
-    "opset": 17,
-    "per_channel": True,
-    "quant_format": "QDQ",
-    "weight_type": "QInt8",
-}
 PERCENTILE = 99.99
 SAMPLE = 20000  # values kept per tensor and crop
 
@@ -104,21 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("MODEL, CROPS and OUT are required")
     import onnx
     import onnxruntime as ort
-    from onnx import TensorProto, helper, version_converter
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from onnx import TensorProto, helper
 
+    # The small recogniser's recipe; the nodes kept in fp32 are this model's own.
+    recipe = {k: v for k, v in json.loads(INT8_RANGES.read_text(encoding="utf-8"))["recipe"].items()
+              if k != "nodes_to_exclude"}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        onnx.save(version_converter.convert_version(onnx.load(args.model), RECIPE["opset"]), str(tmp / "op17.onnx"))
-        quant_pre_process(str(tmp / "op17.onnx"), str(tmp / "pre.onnx"), skip_symbolic_shape=True)
-        prepared = onnx.load(str(tmp / "pre.onnx"))
-        _fuse_gelu(prepared, RECIPE["gelu"])
-        inits = {i.name: i for i in prepared.graph.initializer}
+        prepared = _prepared_for_int8(onnx.load(args.model), recipe, tmp)
         depthwise = [n.name for n in prepared.graph.node if n.op_type == "Conv"
                      and next((a.i for a in n.attribute if a.name == "group"), 1) > 1]
         # Every tensor of those op types, the kept ones' too (as quantize_recognizer checks).
-        need = sorted({t for n in prepared.graph.node if n.op_type in RECIPE["op_types_to_quantize"]
-                       for t in [*n.input[:1], *n.output]} - set(inits))
+        need = sorted(_int8_tensors(prepared, recipe["op_types_to_quantize"]))
         outputs = {o.name for o in prepared.graph.output}
         for t in need:
             if t not in outputs:
@@ -142,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = np.percentile(np.concatenate(pool[t]), [100 - PERCENTILE, PERCENTILE])
         ranges[t] = [float(min(lo, 0.0)), float(max(hi, 0.0))]
     doc = {"format": "hkid_ocr-int8-ranges/1", "calibration_method": "Percentile", "ranges": ranges,
-           "recipe": {**RECIPE, "nodes_to_exclude": depthwise}}
+           "recipe": {**recipe, "nodes_to_exclude": depthwise}}
     Path(args.out).write_text(json.dumps(doc, indent=0, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{args.out}: {len(ranges)} tensors from {len(data.files)} crops, "
           f"{len(depthwise)} depthwise convs kept in fp32")
