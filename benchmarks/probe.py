@@ -12,6 +12,11 @@ way both systems see the same drift, seconds apart, so their ratio is fair. A
 card's latency is the median of its runs.
 Last, each process reports its peak resident memory (``ru_maxrss``).
 
+Beside each block of runs (before it and after it), the parent process measures how
+much a second core speeds up one small detector run at that moment (see
+:class:`CoreProbe`): on the reference VM that swings between ~1.7x and ~1.0x within
+seconds, and with it the engine's latency.
+
 One system alone, from the shell (the same measurements, written as JSON)::
 
     python -m benchmarks.probe --system engine --threads 0 --list cards.txt --out probe.json --repeat 3
@@ -29,10 +34,67 @@ import time
 from pathlib import Path
 from typing import IO, Any, Callable
 
+import numpy as np
+
 _ROOT = Path(__file__).resolve().parents[1]
 #: Pause between one system's run and the other's: onnxruntime's worker threads spin
 #: for a moment after a run, and must not eat into the next system's time.
 HANDOFF_PAUSE_S = 0.02
+
+
+#: A two-thread run this much faster than a one-thread run: the cores are close (see CoreProbe).
+CLOSE_CORES = 1.35
+
+
+class CoreProbe:
+    """How much faster one 256x160 run of the engine's detector is on two threads than on
+    one, now: called, it returns that speed-up (~1.7 or ~1.0 on the reference VM).
+
+    The reference VM's two vCPUs are placed by its host on cores that share a cache or on
+    cores that do not, and the placement changes within seconds (a C ping-pong between
+    two threads pinned one to each vCPU: ~120 ns against ~370 ns a round trip). Apart,
+    a two-thread onnxruntime run of a small map (the engine's screenings, ~100 short
+    steps that each hand work to the other core) is no faster than one thread: the
+    256x160 map 11.7 ms instead of 6.7. Work split coarsely barely notices (two
+    single-threaded processes keep their full speed; the baseline's large maps ~10%
+    slower). So the engine's latency depends on where the host put the vCPUs while it
+    ran; the benchmark records it beside every block of runs.
+
+    Example:
+        >>> probe = CoreProbe(Path("models/PP-OCRv6_det_small.onnx"))  # doctest: +SKIP
+        >>> probe() > 1.35  # the cores share a cache right now  # doctest: +SKIP
+        True
+    """
+
+    def __init__(self, detector: Path, runs: int = 3) -> None:
+        from hkid_ocr.runtime import OnnxModel  # the engine's own session settings
+
+        self._two, self._one = OnnxModel(detector, 2), OnnxModel(detector, 1)
+        # A fixed input: the run's work does not depend on the pixels.
+        self._x = np.random.default_rng(0).random((1, 3, 160, 256), dtype=np.float32)
+        self._runs = runs
+        self()  # the first runs of a session are slower
+
+    def _best(self, model: Any) -> float:
+        times = []
+        for _ in range(self._runs):
+            t = time.perf_counter()
+            model.run(self._x)
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    def __call__(self) -> float:
+        return self._best(self._one) / self._best(self._two)
+
+
+def core_probe() -> tuple[CoreProbe | None, str]:
+    """A :class:`CoreProbe` on the engine's detector, or None and why (not fetched, not importable)."""
+    try:
+        from hkid_ocr.models import resolve_models
+
+        return CoreProbe(resolve_models().det), ""
+    except Exception as exc:  # noqa: BLE001 - the probe is a nicety: the benchmark runs on without it
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def _peak_rss_mb() -> float:
@@ -175,14 +237,18 @@ class _Child:
 
 
 def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repeat: int = 1,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, Any]]:
+                   progress: Callable[[int, int], None] | None = None,
+                   cores: Callable[[], float] | None = None) -> dict[str, dict[str, Any]]:
     """Probe ``systems`` on ``paths`` (the first is the cold card), their warm runs interleaved.
 
     Returns a report per system: cold start, ``warm_paths``, ``warm_latencies_s`` (each
     card's median run), ``warm_stages_s``, ``warm_spans`` (every run's start and end,
     CLOCK_MONOTONIC seconds), ``warm_errors`` (card -> the error codes its runs gave, for
     cards that gave one) and ``peak_rss_mb``; or ``unavailable`` with the reason (a
-    process that dies keeps what it measured before).
+    process that dies keeps what it measured before). With ``cores`` (a
+    :class:`CoreProbe`), called between the blocks of runs (before a card's first, between
+    the systems', after the last), also ``warm_core_speedups``: per card, what it gave
+    right before and right after the system's block.
 
     Example:
         >>> reports = probe_lockstep(["engine"], ["a.jpg", "b.jpg"], repeat=3)  # doctest: +SKIP
@@ -205,6 +271,8 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
                 children.append(child)
         warm = paths[1:]
         runs: dict[str, list[list[dict[str, Any]]]] = {c.system: [[] for _ in warm] for c in children}
+        speedups: dict[str, list[list[float]]] = {c.system: [[] for _ in warm] for c in children}
+        between = cores() if cores is not None else None  # the probe before the next block
         for i, path in enumerate(warm):
             # Who goes first alternates, so neither system always follows the other.
             for child in list(children) if i % 2 == 0 else children[::-1]:
@@ -215,6 +283,10 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
                 except RuntimeError as exc:  # the process died (its traceback went to stderr)
                     reports[child.system]["unavailable"] = f"{exc} (on {path})"
                     children.remove(child)
+                if cores is not None and between is not None:
+                    # Before the pause: the probe's threads stop spinning when its run ends.
+                    before, between = between, cores()
+                    speedups[child.system][i] = [before, between]
                 if len(children) > 1:  # alone, nothing follows whose time it could eat into
                     time.sleep(HANDOFF_PAUSE_S)
             if progress is not None:
@@ -223,6 +295,8 @@ def probe_lockstep(systems: list[str], paths: list[str], threads: int = 0, repea
             reports[child.system].update(child.close())
             reports[child.system]["repeat"] = max(1, repeat)
             _summarise(reports[child.system], warm, runs[child.system])
+            if cores is not None:
+                reports[child.system]["warm_core_speedups"] = speedups[child.system]
     finally:
         for child in children:
             if child.proc.poll() is None:

@@ -33,7 +33,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-from benchmarks.probe import probe_lockstep  # noqa: E402
+from benchmarks.probe import CLOSE_CORES, core_probe, probe_lockstep  # noqa: E402
 from benchmarks.metrics import FIELDS, CardScore, aggregate, score_card  # noqa: E402
 from benchmarks.synth.corpus import GENERATOR_VERSION, build_corpus  # noqa: E402
 from benchmarks.synth.degrade import LEVELS  # noqa: E402
@@ -196,6 +196,64 @@ def speed_summary(probe_report: dict[str, Any], level_of: dict[str, str]) -> dic
     return out
 
 
+def placement_summary(engine_probe: dict[str, Any], baseline_probe: dict[str, Any],
+                      level_of: dict[str, str]) -> dict[str, Any]:
+    """Warm latency on the cards both systems ran with the VM's cores close (see CoreProbe).
+
+    A block of runs counts as close when the core probe gave at least CLOSE_CORES right
+    before and right after it. Where the host puts the cores does not depend on the
+    card, so the cards whose two blocks (the engine's and the baseline's) were both close
+    are a fair sample of all, timed without that noise. Per level (and "all"): the cards,
+    the engine's blocks with the cores apart (the probe below CLOSE_CORES on either side),
+    and on the close cards both systems' medians; plus the median probe reading.
+
+    Example:
+        >>> eng = {"warm_paths": ["a.jpg", "b.jpg"], "warm_latencies_s": [0.07, 0.09],
+        ...        "warm_core_speedups": [[1.7, 1.6], [1.0, 1.1]]}
+        >>> base = {"warm_paths": ["a.jpg", "b.jpg"], "warm_latencies_s": [0.7, 0.8],
+        ...         "warm_core_speedups": [[1.6, 1.7], [1.1, 1.6]]}
+        >>> out = placement_summary(eng, base, {"a": "photo", "b": "photo"})
+        >>> out["photo"]["close"], out["photo"]["engine_apart"]
+        ({'n': 1, 'engine_median_s': 0.07, 'baseline_median_s': 0.7}, 1)
+    """
+    import numpy as np
+
+    def by_path(probe: dict[str, Any], key: str) -> dict[str, Any]:
+        return dict(zip(probe.get("warm_paths") or [], probe.get(key) or []))
+
+    def close(around: list[float] | None) -> bool:
+        # Empty: the system's process had died by then.
+        return bool(around) and len(around) == 2 and min(around) >= CLOSE_CORES
+
+    base_lat = by_path(baseline_probe, "warm_latencies_s")
+    base_cores = by_path(baseline_probe, "warm_core_speedups")
+    paths = engine_probe.get("warm_paths") or []
+    lats = engine_probe.get("warm_latencies_s") or []
+    cores = engine_probe.get("warm_core_speedups") or []
+    groups: dict[str, dict[str, Any]] = {}
+    readings: list[float] = []
+    for path, lat, around in zip(paths, lats, cores):
+        readings += around
+        both = close(around) and close(base_cores.get(path)) and path in base_lat
+        for g in (level_of.get(Path(path).stem, "?"), "all"):
+            grp = groups.setdefault(g, {"n": 0, "engine_apart": 0, "rows": []})
+            grp["n"] += 1
+            grp["engine_apart"] += int(len(around) == 2 and not close(around))
+            if both:
+                grp["rows"].append((lat, base_lat[path]))
+    out: dict[str, Any] = {}
+    for g, grp in groups.items():
+        rows = grp.pop("rows")
+        out[g] = {**grp, "close": {
+            "n": len(rows),
+            "engine_median_s": float(np.median([e for e, _ in rows])) if rows else None,
+            "baseline_median_s": float(np.median([b for _, b in rows])) if rows else None,
+        }}
+    if readings:
+        out["probe_median"] = float(np.median(readings))
+    return out
+
+
 def target_rows(res: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for each of issue 9's targets; met is None when not measured."""
     eng = res["systems"].get("engine", {})
@@ -268,6 +326,25 @@ def speed_lines(res: dict[str, Any]) -> list[str]:
                 codes = sorted({c for cs in errors.values() for c in cs})
                 lines += ["", f"{name}: {len(errors)} latency card(s) answered with an error "
                               f"({', '.join(codes)}); their time counts as measured."]
+        place = eng.get("placement") or {}
+        if any(g in place for g in (*LEVELS, "all")):
+            lines += ["", "## Warm latency with the VM's cores close (see benchmarks/probe.py, CoreProbe)", "",
+                      "The VM's host places its two vCPUs on cores that share a cache or on cores that do not, "
+                      "and moves them within seconds; apart, a two-thread run of a small detector map is no "
+                      "faster than one thread. Before and after each block of runs the benchmark times one "
+                      "256x160 detector run on two threads and on one; a block is close when two were at least "
+                      f"{CLOSE_CORES}x faster on both sides of it. The cards both systems ran close are a fair "
+                      "sample (the placement does not depend on the card). The targets above count every card. "
+                      f"Median of the readings: {_f(place.get('probe_median'), 'ratio')}.", "",
+                      "| level | cards | engine runs with the cores apart | both close: cards | engine median | "
+                      "baseline median | speed-up (median) |", "|---|---|---|---|---|---|---|"]
+            for g in [*LEVELS, "all"]:
+                if g not in place:
+                    continue
+                k = place[g]["close"]
+                em, bm = k["engine_median_s"], k["baseline_median_s"]
+                lines.append(f"| {g} | {place[g]['n']} | {place[g]['engine_apart']} | {k['n']} | {_f(em, 'ms')} | "
+                             f"{_f(bm, 'ms')} | {_f(_ratio(bm, em), 'ratio')} |")
         stage_keys = list(es.get("all", {}).get("stages_median_s", {}))
         if stage_keys:
             lines += ["", "## Engine time per stage (median ms per card, same cards)", "",
@@ -469,8 +546,12 @@ def _probe_all(names: list[str], latency_records: list[dict[str, Any]], image_di
     t = time.perf_counter()
     paths = [str(image_dir / f"{r['id']}.jpg") for r in latency_records]
     progress = Progress("probe")
+    cores, why = core_probe()
+    if cores is None:
+        print(f"[probe] no core probe ({why}): latency not split by core placement", flush=True)
     reports = probe_lockstep(names, paths, 0, args.latency_repeat,
-                             lambda done, total: progress(done, total, time.perf_counter() - t))
+                             lambda done, total: progress(done, total, time.perf_counter() - t), cores)
+    del cores  # its sessions are not needed for the rest of the run
     timing["probe_s"] = time.perf_counter() - t
     for name, rep in reports.items():
         if rep.get("unavailable"):
@@ -593,6 +674,9 @@ def main(argv: list[str] | None = None) -> int:
     for sysres in systems.values():
         if sysres.get("probe", {}).get("warm_latencies_s"):
             sysres["speed"] = speed_summary(sysres["probe"], level_of)
+    if systems["engine"].get("probe", {}).get("warm_core_speedups"):
+        systems["engine"]["placement"] = placement_summary(
+            systems["engine"]["probe"], systems.get("baseline", {}).get("probe", {}), level_of)
     timing["total_s"] = time.perf_counter() - t_start
     cpu_end = os.times()
     # CPU seconds this run and its (finished) child processes got, as a share of

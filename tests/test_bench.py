@@ -143,6 +143,46 @@ def test_probe_lockstep_interleaves_the_systems_card_by_card(tmp_path: Path) -> 
             assert second[-1][1] <= later
 
 
+def test_core_probe_is_read_beside_every_block_of_runs() -> None:
+    # The real detector on one and on two threads, read before the engine's first block,
+    # between its blocks and after its last: each block gets the readings on either side.
+    from benchmarks.probe import core_probe, probe_lockstep
+
+    cores, why = core_probe()
+    assert cores is not None, why
+    readings: list[float] = []
+
+    def read() -> float:
+        readings.append(cores())
+        return readings[-1]
+
+    specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
+    rep = probe_lockstep(["engine"], specimens + specimens, 0, 1, cores=read)["engine"]
+    around = rep["warm_core_speedups"]
+    assert len(readings) == 4 and all(r > 0.5 for r in readings)  # a speed-up, not a time
+    assert around == [readings[0:2], readings[1:3], readings[2:4]]
+
+
+def test_placement_summary_keeps_the_cards_both_systems_ran_with_the_cores_close() -> None:
+    from benchmarks.run import placement_summary
+
+    level_of = {"a": "photo", "b": "photo", "c": "clean", "d": "photo", "e": "clean", "f": "photo"}
+    paths = [f"{c}.jpg" for c in "abcdef"]
+    eng = {"warm_paths": paths, "warm_latencies_s": [0.07, 0.09, 0.05, 0.08, 0.06, 0.10],
+           # close, apart, close, apart after its runs, dead process, close
+           "warm_core_speedups": [[1.7, 1.6], [1.0, 1.1], [1.6, 1.7], [1.7, 1.0], [], [1.6, 1.6]]}
+    base = {"warm_paths": paths, "warm_latencies_s": [0.7, 0.8, 0.5, 0.9, 0.6, 1.0],
+            # ... and the baseline's blocks: f's was apart
+            "warm_core_speedups": [[1.6, 1.7], [1.1, 1.6], [1.7, 1.6], [1.0, 1.0], [1.6, 1.6], [1.6, 1.2]]}
+    out = placement_summary(eng, base, level_of)
+    assert out["photo"]["n"] == 4 and out["photo"]["engine_apart"] == 2
+    assert out["photo"]["close"] == {"n": 1, "engine_median_s": 0.07, "baseline_median_s": 0.7}
+    assert out["clean"]["n"] == 2 and out["clean"]["engine_apart"] == 0
+    assert out["clean"]["close"] == {"n": 1, "engine_median_s": 0.05, "baseline_median_s": 0.5}
+    assert out["all"]["close"]["n"] == 2 and out["all"]["close"]["engine_median_s"] == pytest.approx(0.06)
+    assert out["probe_median"] == pytest.approx(1.6)
+
+
 def test_probe_lockstep_reports_a_system_whose_process_dies() -> None:
     # The engine's real serving process is killed after its first card: the probe says
     # so (unavailable, with the status) instead of hanging or taking the run down.
