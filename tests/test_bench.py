@@ -159,7 +159,8 @@ def test_core_probe_is_read_beside_every_block_of_runs() -> None:
     specimens = [str(REPO / "tests" / "data" / n) for n in ("specimen_2003.jpg", "specimen_2018.jpg")]
     rep = probe_lockstep(["engine"], specimens + specimens, 0, 1, cores=read)["engine"]
     around = rep["warm_core_speedups"]
-    assert len(readings) == 4 and all(r > 0.5 for r in readings)  # a speed-up, not a time
+    # A ratio of two times (~1.0-1.7 here), not a time (~0.01 s); the same reading is handed on.
+    assert len(readings) == 4 and all(0.1 < r < 10 for r in readings)
     assert around == [readings[0:2], readings[1:3], readings[2:4]]
 
 
