@@ -203,7 +203,8 @@ def placement_summary(engine_probe: dict[str, Any], baseline_probe: dict[str, An
     A block of runs counts as close when the core probe gave at least CLOSE_CORES right
     before and right after it. Where the host puts the cores does not depend on the
     card, so the cards whose two blocks (the engine's and the baseline's) were both close
-    are a fair sample of all, timed without that noise. Per level (and "all"): the cards,
+    are a fair sample of all, timed without that noise (without the baseline's probe, the
+    engine's own block decides). Per level (and "all"): the cards,
     the engine's blocks with the cores apart (the probe below CLOSE_CORES on either side),
     and on the close cards both systems' medians; plus the median probe reading.
 
@@ -234,20 +235,21 @@ def placement_summary(engine_probe: dict[str, Any], baseline_probe: dict[str, An
     readings: list[float] = []
     for path, lat, around in zip(paths, lats, cores):
         readings += around
-        both = close(around) and close(base_cores.get(path)) and path in base_lat
+        # Without the baseline (--no-baseline), the engine's own block decides.
+        both = close(around) and (not base_lat or (close(base_cores.get(path)) and path in base_lat))
         for g in (level_of.get(Path(path).stem, "?"), "all"):
             grp = groups.setdefault(g, {"n": 0, "engine_apart": 0, "rows": []})
             grp["n"] += 1
             grp["engine_apart"] += int(len(around) == 2 and not close(around))
             if both:
-                grp["rows"].append((lat, base_lat[path]))
+                grp["rows"].append((lat, base_lat.get(path)))
     out: dict[str, Any] = {}
     for g, grp in groups.items():
         rows = grp.pop("rows")
         out[g] = {**grp, "close": {
             "n": len(rows),
             "engine_median_s": float(np.median([e for e, _ in rows])) if rows else None,
-            "baseline_median_s": float(np.median([b for _, b in rows])) if rows else None,
+            "baseline_median_s": float(np.median([b for _, b in rows])) if rows and base_lat else None,
         }}
     if readings:
         out["probe_median"] = float(np.median(readings))

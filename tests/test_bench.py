@@ -182,6 +182,9 @@ def test_placement_summary_keeps_the_cards_both_systems_ran_with_the_cores_close
     assert out["clean"]["close"] == {"n": 1, "engine_median_s": 0.05, "baseline_median_s": 0.5}
     assert out["all"]["close"]["n"] == 2 and out["all"]["close"]["engine_median_s"] == pytest.approx(0.06)
     assert out["probe_median"] == pytest.approx(1.6)
+    # Without the baseline (--no-baseline) the engine's own blocks decide.
+    alone = placement_summary(eng, {}, level_of)
+    assert alone["photo"]["close"] == {"n": 2, "engine_median_s": pytest.approx(0.085), "baseline_median_s": None}
 
 
 def test_probe_lockstep_reports_a_system_whose_process_dies() -> None:
