@@ -101,3 +101,43 @@ def test_shrinking_a_card_gives_it_back(factor):
     out = warp_quad(big, frame, w, h)
     assert out.shape == img.shape
     assert np.abs(out.astype(float) - img).mean() < 2.0
+
+
+def test_a_large_card_rendered_from_its_halved_region_matches_the_full_render():
+    # A card over four times the map's size is halved first and rendered at 2x (see
+    # warp_quad, halve): as close to the card as a 4x render of the full image, and in the same
+    # place as a 2x render of it (the samples a map pixel averages centre where a 2x
+    # render's do; a 4x render's sit an eighth of a pixel further in).
+    import cv2
+
+    from hkid_ocr.rectify import _halved
+
+    img = specimen("specimen_2003.jpg")
+    h, w = img.shape[:2]
+    big = cv2.resize(img, (w * 5, h * 5), interpolation=cv2.INTER_CUBIC)
+    canvas = cv2.copyMakeBorder(big, 300, 300, 400, 400, cv2.BORDER_CONSTANT, value=(40, 90, 40))
+    quad = np.array([[430, 310], [400 + w * 5 - 60, 340], [400 + w * 5 - 20, 300 + h * 5 - 10],
+                     [390, 300 + h * 5 - 40]], np.float32)
+    assert _halved(canvas, quad) is not None  # the path taken at 4x
+    halved = warp_quad(canvas, quad, 256, 160, halve=True)
+
+    def render(k: int) -> np.ndarray:
+        dst = np.array([[0, 0], [256 * k, 0], [256 * k, 160 * k], [0, 160 * k]], np.float32)
+        out = cv2.warpPerspective(canvas, cv2.getPerspectiveTransform(quad, dst), (256 * k, 160 * k),
+                                  flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return cv2.resize(out, (256, 160), interpolation=cv2.INTER_AREA)
+
+    four, two = render(4), render(2)
+    assert halved.shape == four.shape
+    assert np.abs(halved.astype(float) - four).mean() < 2.5
+    a, b = (np.float32(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)) for x in (halved, two))
+    (dx, dy), _ = cv2.phaseCorrelate(a, b)
+    assert abs(dx) < 0.03 and abs(dy) < 0.03
+    # Line crops (no halve) and the whole image keep the 4x render, pixel for pixel.
+    assert np.array_equal(warp_quad(canvas, quad, 256, 160), four)
+    ch, cw = canvas.shape[:2]
+    frame = np.array([[0, 0], [cw - 1, 0], [cw - 1, ch - 1], [0, ch - 1]], np.float32)
+    whole = cv2.resize(cv2.warpPerspective(
+        canvas, cv2.getPerspectiveTransform(frame, np.float32([[0, 0], [1024, 0], [1024, 640], [0, 640]])),
+        (1024, 640), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE), (256, 160), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(warp_quad(canvas, frame, 256, 160, halve=True), whole)
