@@ -53,8 +53,8 @@ class CoreProbe:
     The reference VM's two vCPUs are placed by its host on cores that share a cache or on
     cores that do not, and the placement changes within seconds (a C ping-pong between
     two threads pinned one to each vCPU: ~120 ns against ~370 ns a round trip). Apart,
-    a two-thread onnxruntime run of a small map (the engine's screenings, ~100 short
-    steps that each hand work to the other core) is no faster than one thread: the
+    a two-thread onnxruntime run of a small map (the engine's screenings: ~220 short
+    steps once optimised, each handing work to the other core) is no faster than one thread: the
     256x160 map 11.7 ms instead of 6.7. Work split coarsely barely notices (two
     single-threaded processes keep their full speed; the baseline's large maps ~10%
     slower). So the engine's latency depends on where the host put the vCPUs while it
