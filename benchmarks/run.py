@@ -550,7 +550,7 @@ def _probe_all(names: list[str], latency_records: list[dict[str, Any]], image_di
     progress = Progress("probe")
     cores, why = core_probe()
     if cores is None:
-        print(f"[probe] no core probe ({why}): latency not split by core placement", flush=True)
+        print(f"[probe] no core probe ({why}): no table of the cards timed with the cores close", flush=True)
     reports = probe_lockstep(names, paths, 0, args.latency_repeat,
                              lambda done, total: progress(done, total, time.perf_counter() - t), cores)
     del cores  # its sessions are not needed for the rest of the run
