@@ -13,9 +13,12 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -107,6 +110,71 @@ def dictionary(character: str) -> list[str]:
 
 _HEAD_OPS = frozenset({"Softmax", "Identity", "Add", "QuantizeLinear", "DequantizeLinear", "MatMul"})
 
+# TensorProto data types a recogniser's head holds, and the typed field each is stored in
+# when not as raw bytes (as the ONNX specification lays them out).
+_TENSOR_TYPES: dict[int, tuple[np.dtype, str]] = {
+    1: (np.dtype("<f4"), "float_data"),  # FLOAT
+    2: (np.dtype("u1"), "int32_data"),  # UINT8
+    3: (np.dtype("i1"), "int32_data"),  # INT8
+    6: (np.dtype("<i4"), "int32_data"),  # INT32
+    7: (np.dtype("<i8"), "int64_data"),  # INT64
+}
+
+_PROTO_LOCK = threading.Lock()
+_proto_module: Any = None
+
+
+def _onnx_proto() -> Any:
+    """The ONNX protobuf classes (``onnx.onnx_ml_pb2``), without importing the ``onnx``
+    package unless it is imported already.
+
+    Importing ``onnx`` imports ``ml_dtypes``, ~0.6 s here: half of a cold start, for a
+    graph edit that needs only the protobuf schema. The schema module stands alone; the
+    ``onnx`` package, imported later in the same process, registers the same schema
+    without complaint (checked).
+    """
+    global _proto_module
+    with _PROTO_LOCK:
+        if _proto_module is None:
+            if "onnx" in sys.modules:
+                import onnx
+
+                _proto_module = onnx.onnx_ml_pb2
+            else:
+                found = importlib.util.find_spec("onnx")
+                if found is None or not found.submodule_search_locations:
+                    raise ModelError("narrowing the recogniser needs the onnx package (pip install onnx)")
+                schema = Path(list(found.submodule_search_locations)[0]) / "onnx_ml_pb2.py"
+                spec = importlib.util.spec_from_file_location("hkid_ocr._onnx_ml_pb2", schema)
+                if spec is None or spec.loader is None:
+                    raise ModelError(f"cannot load the ONNX schema from {schema}")
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+                _proto_module = module
+        return _proto_module
+
+
+def _tensor_array(t: Any) -> np.ndarray:
+    """A TensorProto's values (as ``onnx.numpy_helper.to_array`` gives them, for the types a head holds)."""
+    if t.data_type not in _TENSOR_TYPES:
+        raise ModelError(f"tensor {t.name}: data type {t.data_type} not expected in a recogniser's head")
+    dtype, field = _TENSOR_TYPES[t.data_type]
+    shape = tuple(t.dims)
+    if t.raw_data:
+        return np.frombuffer(t.raw_data, dtype).reshape(shape).copy()
+    stored = np.asarray(getattr(t, field), dtype=np.float32 if field == "float_data" else np.int64)
+    return stored.astype(dtype).reshape(shape)
+
+
+def _set_tensor(t: Any, a: np.ndarray) -> None:
+    """Make TensorProto ``t`` hold ``a`` as ``onnx.numpy_helper.from_array(a, t.name)`` would (raw bytes)."""
+    name, data_type = t.name, t.data_type
+    t.Clear()
+    t.name = name
+    t.data_type = data_type
+    t.dims.extend(a.shape)
+    t.raw_data = np.ascontiguousarray(a, _TENSOR_TYPES[data_type][0]).tobytes()
+
 
 def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -> bytes:
     """A copy of the PP-OCR recogniser at ``path`` that scores only the CTC blank, the
@@ -115,8 +183,9 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
     ``character`` is the dictionary (LF-joined, as the ``character`` metadata holds it)
     for a model that does not carry its own. The copy's ``character`` metadata lists
     the kept characters (in dictionary order), so it reads like any PP-OCR recogniser.
-    Needs the ``onnx`` package. Raises ModelError when the model's last layer is not the
-    expected MatMul -> Add -> Softmax over its classes, or when there is no dictionary.
+    Needs the ``onnx`` package's protobuf schema (see _onnx_proto). Raises ModelError when
+    the model's last layer is not the expected MatMul -> Add -> Softmax over its classes,
+    or when there is no dictionary.
 
     Example:
         >>> from hkid_ocr.models import resolve_models
@@ -124,12 +193,11 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
         >>> len(m.metadata["character"].split("\\n"))  # doctest: +SKIP
         10
     """
+    model = _onnx_proto().ModelProto()
     try:
-        import onnx
-        from onnx import numpy_helper
-    except ImportError as exc:
-        raise ModelError(f"narrowing the recogniser needs the onnx package: {exc}") from exc
-    model = onnx.load(str(path))
+        model.ParseFromString(path.read_bytes())
+    except Exception as exc:  # protobuf's DecodeError, or the file unreadable
+        raise ModelError(f"cannot read model {path.name}: {exc}") from exc
     g = model.graph
     meta = {p.key: p.value for p in model.metadata_props}
     if character is None and "character" not in meta:
@@ -141,7 +209,7 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
     # The head: the nodes from the graph's output back to the last MatMul, and what
     # makes that MatMul's weight (a DequantizeLinear in the int8 model).
     producer = {o: n for n in g.node for o in n.output}
-    head: list[onnx.NodeProto] = []
+    head: list[Any] = []
     todo = [g.output[0].name]
     matmul = None
     while todo and matmul is None:
@@ -162,8 +230,7 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
             init = inits.get(name)
             if init is None or not init.dims or init.dims[-1] != n_classes:
                 continue
-            a = numpy_helper.to_array(init)
-            init.CopyFrom(numpy_helper.from_array(np.ascontiguousarray(a[..., keep]), name))
+            _set_tensor(init, _tensor_array(init)[..., keep])
             sliced += 1
     if matmul is None or sliced < 2:  # at least the weight and the bias
         raise ModelError(f"{path.name}: unexpected last layer, cannot narrow it")
@@ -181,7 +248,7 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
     else:
         prop = model.metadata_props.add()
         prop.key, prop.value = "character", kept
-    return model.SerializeToString()
+    return bytes(model.SerializeToString())
 
 
 # --- int8 recogniser -------------------------------------------------------------------
