@@ -84,12 +84,21 @@ def map_points(H: np.ndarray, pts: Sequence[Sequence[float]] | np.ndarray) -> np
     return cv2.perspectiveTransform(arr, np.asarray(H, np.float64)).reshape(-1, 2)
 
 
+#: A quad whose region (its bounding box) covers at least this share of the image is
+#: rendered at 4x from the full image, not from its halved region (see warp_quad).
+WHOLE_IMAGE_SHARE = 0.9
+
+
 def _halved(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The part of ``image`` around ``corners`` at half size (2x2 area averages) and the
-    corners in its pixels; None when that part is too small to halve."""
+    corners in its pixels; None when that part is too small to halve, or (nearly) the
+    whole image (its bounding box at least WHOLE_IMAGE_SHARE of it)."""
     h, w = image.shape[:2]
-    lo = np.floor(corners.min(axis=0)).astype(int) - 4  # a margin for the bilinear taps
-    hi = np.ceil(corners.max(axis=0)).astype(int) + 4
+    box_lo, box_hi = corners.min(axis=0), corners.max(axis=0)
+    if float(np.prod(np.clip(box_hi, 0, [w, h]) - np.clip(box_lo, 0, [w, h]))) / float(w * h) >= WHOLE_IMAGE_SHARE:
+        return None
+    lo = np.floor(box_lo).astype(int) - 4  # a margin for the bilinear taps
+    hi = np.ceil(box_hi).astype(int) + 4
     x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
     x1, y1 = min(w, int(hi[0])), min(h, int(hi[1]))
     x1 -= (x1 - x0) % 2  # whole 2x2 blocks
@@ -100,19 +109,6 @@ def _halved(image: np.ndarray, corners: np.ndarray) -> tuple[np.ndarray, np.ndar
     # Source pixel centres s map to s / 2 - 0.25 in the halved grid (its pixel X covers
     # source pixels 2X and 2X + 1, centred at 2X + 0.5).
     return half, ((corners - np.array([x0, y0], np.float32)) / 2.0 - 0.25).astype(np.float32)
-
-
-#: A quad whose region (its bounding box) covers at least this share of the image is
-#: rendered at 4x from the full image, not from its halved region (see warp_quad).
-WHOLE_IMAGE_SHARE = 0.9
-
-
-def _region_share(image: np.ndarray, corners: np.ndarray) -> float:
-    """The share of ``image`` that the bounding box of ``corners`` covers (clipped to it)."""
-    h, w = image.shape[:2]
-    lo = np.clip(corners.min(axis=0), 0, [w, h])
-    hi = np.clip(corners.max(axis=0), 0, [w, h])
-    return float(np.prod(hi - lo)) / float(w * h)
 
 
 def warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int, halve: bool = False) -> np.ndarray:
@@ -134,9 +130,7 @@ def warp_quad(image: np.ndarray, corners: np.ndarray, out_w: int, out_h: int, ha
         # as most scans give), and read no better (benchmark corpus all-9 the same,
         # fields +3; seed 2 the same; seed 1 -1 field).
         k = 2
-    if k == 4 and halve and _region_share(image, corners) < WHOLE_IMAGE_SHARE and (
-        halved := _halved(image, corners)
-    ) is not None:
+    if k == 4 and halve and (halved := _halved(image, corners)) is not None:
         # A 4x render is large (a phone photo's card over ~1,000 px: 1024x640 for a
         # 256x160 screening map, ~2.7 ms with its shrink). The card's region halved
         # first (area averaging, its fast path) and rendered at 2x: ~0.7 ms, a grey
