@@ -155,13 +155,14 @@ def _onnx_proto() -> Any:
 
 
 def _tensor_array(t: Any) -> np.ndarray:
-    """A TensorProto's values (as ``onnx.numpy_helper.to_array`` gives them, for the types a head holds)."""
+    """A TensorProto's values (as ``onnx.numpy_helper.to_array`` gives them, for the types a head
+    holds; read-only when they are the proto's raw bytes)."""
     if t.data_type not in _TENSOR_TYPES:
         raise ModelError(f"tensor {t.name}: data type {t.data_type} not expected in a recogniser's head")
     dtype, field = _TENSOR_TYPES[t.data_type]
     shape = tuple(t.dims)
     if t.raw_data:
-        return np.frombuffer(t.raw_data, dtype).reshape(shape).copy()
+        return np.frombuffer(t.raw_data, dtype).reshape(shape)
     stored = np.asarray(getattr(t, field), dtype=np.float32 if field == "float_data" else np.int64)
     return stored.astype(dtype).reshape(shape)
 
@@ -248,7 +249,7 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
     else:
         prop = model.metadata_props.add()
         prop.key, prop.value = "character", kept
-    return bytes(model.SerializeToString())
+    return model.SerializeToString()  # type: ignore[no-any-return]
 
 
 # --- int8 recogniser -------------------------------------------------------------------
