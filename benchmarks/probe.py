@@ -67,9 +67,10 @@ class CoreProbe:
     """
 
     def __init__(self, detector: Path, runs: int = 3) -> None:
-        from hkid_ocr.runtime import OnnxModel  # the engine's own session settings
+        from hkid_ocr.runtime import OnnxModel, without_denormals  # the engine's own settings and weights
 
-        self._two, self._one = OnnxModel(detector, 2), OnnxModel(detector, 1)
+        source = without_denormals(detector)
+        self._two, self._one = OnnxModel(detector, 2, source=source), OnnxModel(detector, 1, source=source)
         # A fixed input: the run's work does not depend on the pixels.
         self._x = np.random.default_rng(0).random((1, 3, 160, 256), dtype=np.float32)
         self._runs = runs

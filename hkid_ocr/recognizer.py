@@ -80,7 +80,7 @@ from .portrait import figures, portrait_crop
 from .quality import RECAPTURE_THRESHOLD, is_photocopy, recapture_score
 from .rectify import CARD_SIZE, order_clockwise, card_homography, half_turn, map_points, orientations, warp_card, warp_region
 from .recognize import DRAFT_COST, DRAFT_INT8_COST, MAX_WIDTH, REC_HEIGHT, TextRecognizer, lanes_for, starts_in_ink
-from .runtime import OnnxModel, narrow_recognizer
+from .runtime import OnnxModel, narrow_recognizer, without_denormals
 from .schema import CardData, Figure, HKIDResult, KeyValueInfo, Point, SliceRect
 from .textmap import TextDetector
 from .types import FIELD_KEYS, CardView, LineReading, LoadedImage
@@ -219,7 +219,8 @@ class Recognizer:
         # The recogniser sessions are single-threaded: one text line gains nothing from a
         # second thread (measured), so cores are used by reading several lines at once
         # instead (TextRecognizer lanes).
-        self._detector = TextDetector(OnnxModel(files.det, lanes))
+        # Its denormal weights zeroed: up to ~3.7x faster a run, the same maps (see without_denormals).
+        self._detector = TextDetector(OnnxModel(files.det, lanes, source=without_denormals(files.det)))
         # The layout searches' template matches run on every core too (see Workers).
         self._workers = Workers(lanes, "hkid-ocr-locate")
         if self.config.int8 and files.rec_int8 is None:

@@ -1,5 +1,5 @@
-"""The ONNX runtime module: the narrowed recogniser's graph edit, and a start-up that does
-not import the onnx package."""
+"""The ONNX runtime module: the narrowed recogniser's graph edit, the denormal weights
+zeroed, and a start-up that does not import the onnx package."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from hkid_ocr.models import resolve_models
-from hkid_ocr.runtime import dictionary, narrow_recognizer
+from hkid_ocr.runtime import OnnxModel, dictionary, narrow_recognizer, without_denormals
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -58,3 +58,85 @@ def test_a_recognizer_starts_without_importing_onnx() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["C668668(E)", "False", "False", "True"]
+
+
+def _tiny_conv(tmp_path: Path, weight: np.ndarray) -> Path:
+    """A one-layer model (a 1x1 conv, no bias) with ``weight`` of shape (out, in, 1, 1)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    out_c, in_c = weight.shape[:2]
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, in_c, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out_c, 4, 4])],
+        [numpy_helper.from_array(weight.astype(np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "tiny.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_denormal_weights_are_zeroed_and_nothing_else_changes(tmp_path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 5, 1, 1)).astype(np.float32)
+    tiny = np.float32(np.finfo(np.float32).tiny)
+    w[0, :3] = tiny / 8  # denormal
+    w[1, 0] = -tiny / 1024  # denormal, negative
+    w[2, 0] = tiny  # the smallest normal number: kept
+    w[3, 0] = 0.0
+    path = _tiny_conv(tmp_path, w)
+    flushed = without_denormals(path)
+    assert flushed is not None
+    got = numpy_helper.to_array(onnx.load_from_string(flushed).graph.initializer[0])
+    want = w.copy()
+    want[0, :3] = 0.0
+    want[1, 0] = 0.0
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert np.signbit(got[1, 0]) == np.False_  # a plain zero, not a sign kept from the denormal
+    # The model still runs and computes the same function as with the tiny weights (their
+    # products vanish next to the others).
+    x = rng.normal(size=(1, 5, 4, 4)).astype(np.float32)
+    y0 = OnnxModel(path, 1).run(x)
+    y1 = OnnxModel(path, 1, source=flushed).run(x)
+    assert np.allclose(y0, y1, rtol=0, atol=1e-6)
+    # A model with none is left alone (loaded from its file as it is).
+    assert without_denormals(_tiny_conv(tmp_path, want)) is None
+
+
+def test_the_detector_s_denormal_weights_are_zeroed_and_its_maps_stay_the_same() -> None:
+    # The reason for the edit (see runtime.without_denormals): if a later detector has
+    # none, the edit is a no-op and this test says so.
+    import cv2
+    import onnx
+    from onnx import numpy_helper
+
+    det = resolve_models().det
+    flushed = without_denormals(det)
+    assert flushed is not None
+    tiny = np.finfo(np.float32).tiny
+    before = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(det)).graph.initializer}
+    after = {t.name: numpy_helper.to_array(t) for t in onnx.load_from_string(flushed).graph.initializer}
+    assert before.keys() == after.keys()
+    zeroed = 0
+    for k, a in before.items():
+        if a.dtype != np.float32:
+            assert np.array_equal(after[k], a), k
+            continue
+        small = (a != 0) & (np.abs(a) < tiny)
+        zeroed += int(small.sum())
+        assert np.array_equal(after[k], np.where(small, np.float32(0), a)), k
+    assert zeroed > 100_000
+    # The maps are the same, bit for bit, at the engine's sizes (screening, finer look, card).
+    from hkid_ocr.textmap import TextDetector
+
+    card = cv2.imread(str(REPO / "tests" / "data" / "specimen_2003.jpg"))
+    plain, zeroed_model = TextDetector(OnnxModel(det, 1)), TextDetector(OnnxModel(det, 1, source=flushed))
+    for size in ((256, 160), (416, 256), (512, 320)):
+        x = cv2.resize(card, size, interpolation=cv2.INTER_AREA)
+        assert np.array_equal(plain.probability([x])[0], zeroed_model.probability([x])[0]), size
