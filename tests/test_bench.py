@@ -212,3 +212,17 @@ def test_probe_lockstep_reports_a_system_whose_process_dies() -> None:
     # Killed after the first warm card (paths[1]): the next one is where it was missed.
     assert "exited with status -9" in rep["unavailable"] and f"(on {paths[2]})" in rep["unavailable"]
     assert rep["cold_start_s"] > 0  # what was measured before is kept
+
+
+def test_denormals_script_compares_the_detector_s_weights_at_every_engine_size(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The detector part alone (no corpus, no baseline): one row per map size and thread
+    # count, each with the same maps from both weight sets.
+    from benchmarks.denormals import SIZES, main
+
+    assert main(["--latency-count", "0", "--runs", "1"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith(("| 1 |", "| 2 |"))]
+    assert len(rows) == 2 * len(SIZES)
+    assert all(line.rstrip().endswith("| yes |") for line in rows)
