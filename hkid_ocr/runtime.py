@@ -273,7 +273,9 @@ _FLOAT_TINY = np.finfo(np.float32).tiny
 
 def without_denormals(path: Path) -> bytes | None:
     """The model at ``path`` with its denormal float32 weights set to zero (serialised ONNX),
-    or None when it has none. Needs the ``onnx`` package's protobuf schema (see _onnx_proto).
+    or None when it has none, or keeps its weights in external files (such a model is loaded
+    from its path, where onnxruntime finds them). Needs the ``onnx`` package's protobuf
+    schema (see _onnx_proto).
 
     Example:
         >>> from hkid_ocr.models import resolve_models
@@ -285,6 +287,8 @@ def without_denormals(path: Path) -> bytes | None:
         model.ParseFromString(path.read_bytes())
     except Exception as exc:  # protobuf's DecodeError, or the file unreadable
         raise ModelError(f"cannot read model {path.name}: {exc}") from exc
+    if any(init.data_location == 1 for init in model.graph.initializer):  # EXTERNAL
+        return None
     flushed = 0
     for init in model.graph.initializer:
         if init.data_type != 1:  # FLOAT

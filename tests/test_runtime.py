@@ -109,6 +109,21 @@ def test_denormal_weights_are_zeroed_and_nothing_else_changes(tmp_path: Path) ->
     assert without_denormals(_tiny_conv(tmp_path, want)) is None
 
 
+def test_a_model_with_external_weights_is_left_to_load_from_its_path(tmp_path: Path) -> None:
+    # Its weights are in a file beside it, which onnxruntime finds only from the model's path.
+    import onnx
+
+    w = np.full((2, 3, 1, 1), np.finfo(np.float32).tiny / 8, np.float32)
+    model = onnx.load(str(_tiny_conv(tmp_path, w)))
+    ext = tmp_path / "ext"
+    ext.mkdir()
+    onnx.save(model, str(ext / "tiny.onnx"), save_as_external_data=True, location="tiny.data", size_threshold=0)
+    assert (ext / "tiny.data").is_file()
+    assert without_denormals(ext / "tiny.onnx") is None
+    x = np.ones((1, 3, 4, 4), np.float32)
+    assert OnnxModel(ext / "tiny.onnx", 1).run(x).shape == (1, 2, 4, 4)
+
+
 def test_the_detector_s_denormal_weights_are_zeroed_and_its_maps_stay_the_same() -> None:
     # The reason for the edit (see runtime.without_denormals): if a later detector has
     # none, the edit is a no-op and this test says so.
