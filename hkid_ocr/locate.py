@@ -838,6 +838,40 @@ def iter_candidates(
         yield whole if item is None else snapped(item)
 
 
+#: Canny thresholds of the faint edge maps (see faint_outlines): a light card on a light
+#: table shows a border a few grey levels deep, below FIXED_CANNY's.
+FAINT_CANNY = ((10.0, 30.0), (6.0, 18.0))
+#: Faint outlines screened at most: on the benchmark's photos the card, when these maps
+#: find it at all, is their best outline.
+FAINT_KEEP = 1
+#: A faint outline within this share of its diagonal of a traced one (WorkImage.outlines)
+#: is that outline again, already ranked and screened or passed over: not screened again.
+FAINT_SAME_AS_TRACED = 0.1
+
+
+def faint_outlines(work: WorkImage) -> Iterator[np.ndarray]:
+    """Card-shaped outlines of edges too faint for the outline search's maps, best first
+    (working-image pixels, each snapped like the traced ones as it is asked for).
+
+    A light card on a light table (a white card on paper, a grey photocopy on a grey
+    desk) has a border only a few grey levels deep: the fixed and median Canny maps break
+    it into pieces, and its card is found only by the text search of the whole image
+    (~120 ms more). Edge maps at lower thresholds close such a border, but they also close
+    texture and shadows that the usual maps leave open: they are asked only once the usual
+    outlines have failed.
+    """
+    sh, sw = work.small.shape[:2]
+    blur = cv2.GaussianBlur(work.gray, (5, 5), 0)
+    found: list[tuple[float, np.ndarray, str]] = []
+    for lo, hi in FAINT_CANNY:
+        found += _outlines(_canny_map(blur, lo, hi), "faint", sw, sh)
+    traced = [order_clockwise(o) for _, o in work.outlines]
+    new = [quad for _, quad, _ in _dedupe(found)
+           if not any(same_outline(order_clockwise(quad), o, FAINT_SAME_AS_TRACED) for o in traced)]
+    for quad in new[:FAINT_KEEP]:
+        yield snap_twice(work.grads, quad, TRACED_SNAP)
+
+
 #: How far inside a scan's frame its card's border is looked for (fraction of the diagonal).
 INSET_DEPTH = 0.15
 #: ... and how close to a card's aspect the four edges found there must be.

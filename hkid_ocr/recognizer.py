@@ -48,6 +48,7 @@ from .locate import (
     TRACED_SNAP,
     WorkImage,
     edge_support,
+    faint_outlines,
     gradients,
     iter_candidates,
     outlines_over,
@@ -353,7 +354,8 @@ class Recognizer:
         if none convinces, candidates found from the text are tried too. Outlines of
         four straight edges (straight_outlines) come in where the traced ones fail: in a
         photo right after the first (before it, when a side of it runs along no edge),
-        otherwise after all of them.
+        otherwise after all of them. Outlines of fainter edges (faint_outlines: a light card
+        on a light table) come after those and the refits, before the text search.
         """
         h, w = img.bgr.shape[:2]
         accept = self.config.accept_layout_score
@@ -484,9 +486,18 @@ class Recognizer:
                 key=lambda v: -v.score,
             )
             found = screen(q for v in halfway[:2] if (q := self._refit(img, v, work)) is not None)
+        faint_won = False
+        if not found:
+            # A light card on a light table: its border may close only in fainter edge
+            # maps (see faint_outlines), a screening or two instead of the searches below.
+            faint_at = len(screened)
+            faint = (q / work.scale for q in faint_outlines(work))
+            found = screen(q for quad in faint if not seen(order_clockwise(quad)) for q in orientations(quad))
+            # Such a card is faint all over: its lines are found on a finer map (FINE_SIZE).
+            faint_won = found and len(screened) - 1 >= faint_at
         best: CardView | None
         if found:
-            best, found = self._accept(img, screened, work, fine=straight_won)
+            best, found = self._accept(img, screened, work, fine=straight_won or faint_won)
         else:
             best = self._best_view(img, screened, work, 2)
             found = best is not None and best.score >= accept

@@ -121,3 +121,25 @@ def among_papers(
     mask = np.zeros(img.shape[:2], np.uint8)
     cv2.fillConvexPoly(mask, np.round(c).astype(np.int32), 255)
     return Scene(image=np.where(mask[:, :, None] > 0, scene.image, img), corners=c)
+
+
+def on_a_light_table(
+    card: np.ndarray, *, rotate: float = 0.0, tilt: float = 0.0, seed: int = 0, canvas: tuple[int, int] = (900, 1200),
+    depth: float = 6.0,
+) -> Scene:
+    """``card`` (see :func:`place`) printed on paper only ``depth`` grey levels brighter than
+    the light table it lies on (with a gentle fall-off of light and a little noise): its
+    border is too faint for the usual edge maps to trace."""
+    scene = place(card, canvas=canvas, card_width=0.55, rotate=rotate, tilt=tilt, seed=seed, background="plain")
+    H, W = canvas
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    table = np.clip((215 + 18 * xx / W - 10 * yy / H)[:, :, None] + rng.normal(0, 2.0, (H, W, 3)), 0, 255)
+    mask = np.zeros((H, W), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(scene.corners).astype(np.int32), 255, lineType=cv2.LINE_AA)
+    # The print's darkness kept, on paper brought to the table's light.
+    ink = (235 - scene.image.astype(np.float32).mean(axis=2, keepdims=True)).clip(0, None)
+    printed = np.clip(table + depth - 0.8 * ink, 0, 255)
+    a = (mask.astype(np.float32) / 255)[:, :, None]
+    img = cv2.GaussianBlur((a * printed + (1 - a) * table).astype(np.uint8), (3, 3), 0)
+    return Scene(image=img, corners=scene.corners)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import specimen
-from scenes import among_papers, place
+from scenes import among_papers, on_a_light_table, place
 
 from hkid_ocr.locate import (
     CARD_ASPECT,
@@ -332,3 +332,37 @@ def test_outlines_over_a_rough_quad_from_the_text_give_the_traced_card():
     assert outlines_over(work, [rough], skip=[found]) == []  # judged already
     bare = np.array([[500.0, 50.0], [700.0, 50.0], [700.0, 170.0], [500.0, 170.0]])  # desk only
     assert outlines_over(work, [bare]) == []
+
+
+def _corner_error(quad: np.ndarray, truth: np.ndarray) -> float:
+    """The largest corner distance over the diagonal, the quad's corners in any rotation."""
+    q = np.asarray(quad, np.float64)
+    return min(float(np.abs(np.roll(q, k, axis=0) - truth).max()) for k in range(4)) / float(
+        np.linalg.norm(truth[2] - truth[0]))
+
+
+@pytest.mark.parametrize("name", ["specimen_2003.jpg", "specimen_2018.jpg"])
+@pytest.mark.parametrize("rotate,tilt,seed", [(-12, 0.1, 2), (3, 0.0, 3)])
+def test_a_light_card_on_a_light_table_is_traced_only_in_the_faint_edge_maps(name, rotate, tilt, seed):
+    from hkid_ocr.locate import WorkImage, faint_outlines
+
+    scene = on_a_light_table(specimen(name), rotate=rotate, tilt=tilt, seed=seed)
+    work = WorkImage(scene.image)
+    traced = [c for c in iter_candidates(scene.image, work=work) if c.source != "whole"]
+    # The usual maps do not trace it (this is the scene the faint maps are for) ...
+    assert all(_corner_error(c.quad, scene.corners) > 0.03 for c in traced)
+    # ... the faint ones do, first.
+    first = next(faint_outlines(work))
+    assert _corner_error(first / work.scale, scene.corners) < 0.015
+
+
+def test_faint_outlines_skip_what_the_usual_maps_traced():
+    # A card with a clear border: its outline is traced by the usual maps, so the faint
+    # maps' copy of it is not offered again.
+    from hkid_ocr.locate import WorkImage, faint_outlines
+
+    scene = place(specimen("specimen_2018.jpg"), card_width=0.5, rotate=12, background="plain")
+    work = WorkImage(scene.image)
+    list(iter_candidates(scene.image, work=work))  # ranks the traced outlines (work.outlines)
+    assert work.outlines
+    assert all(_corner_error(q / work.scale, scene.corners) > 0.05 for q in faint_outlines(work))
