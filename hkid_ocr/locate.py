@@ -851,7 +851,9 @@ FAINT_SAME_AS_TRACED = 0.1
 
 def faint_outlines(work: WorkImage) -> Iterator[np.ndarray]:
     """Card-shaped outlines of edges too faint for the outline search's maps, best first
-    (working-image pixels, each snapped like the traced ones as it is asked for).
+    (working-image pixels, each snapped like the traced ones as it is asked for), without
+    those the search traced already (``work.outlines``, filled by :func:`iter_candidates`),
+    at most FAINT_KEEP.
 
     A light card on a light table (a white card on paper, a grey photocopy on a grey
     desk) has a border only a few grey levels deep: the fixed and median Canny maps break
