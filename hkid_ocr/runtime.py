@@ -143,7 +143,7 @@ def _onnx_proto() -> Any:
             else:
                 found = importlib.util.find_spec("onnx")
                 if found is None or not found.submodule_search_locations:
-                    raise ModelError("narrowing the recogniser needs the onnx package (pip install onnx)")
+                    raise ModelError("editing the models at load needs the onnx package (pip install onnx)")
                 schema = Path(list(found.submodule_search_locations)[0]) / "onnx_ml_pb2.py"
                 spec = importlib.util.spec_from_file_location("hkid_ocr._onnx_ml_pb2", schema)
                 if spec is None or spec.loader is None:
@@ -152,6 +152,16 @@ def _onnx_proto() -> Any:
                 spec.loader.exec_module(module)
                 _proto_module = module
         return _proto_module
+
+
+def _read_model(path: Path) -> Any:
+    """The ModelProto in the file at ``path`` (see _onnx_proto); ModelError when it cannot be read."""
+    model = _onnx_proto().ModelProto()
+    try:
+        model.ParseFromString(path.read_bytes())
+    except Exception as exc:  # protobuf's DecodeError, or the file unreadable
+        raise ModelError(f"cannot read model {path.name}: {exc}") from exc
+    return model
 
 
 def _tensor_array(t: Any) -> np.ndarray:
@@ -194,11 +204,7 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
         >>> len(m.metadata["character"].split("\\n"))  # doctest: +SKIP
         10
     """
-    model = _onnx_proto().ModelProto()
-    try:
-        model.ParseFromString(path.read_bytes())
-    except Exception as exc:  # protobuf's DecodeError, or the file unreadable
-        raise ModelError(f"cannot read model {path.name}: {exc}") from exc
+    model = _read_model(path)
     g = model.graph
     meta = {p.key: p.value for p in model.metadata_props}
     if character is None and "character" not in meta:
@@ -257,8 +263,8 @@ def narrow_recognizer(path: Path, alphabet: str, character: str | None = None) -
 # A float32 below 2**-126 in magnitude (a denormal) is slow to multiply on many x86 cores:
 # each one takes a microcode assist, dozens of cycles instead of one. A tenth of the
 # detector's weights are denormal (255,958 of 2.45 million, nearly all in two 1x1 convs
-# of its last stage), which made one 256x160 run ~3.7x slower on a Xeon of this project's
-# CI kind (39.4 -> 10.8 ms on one thread, 21.7 -> 6.7 ms on two; the same run on the VM
+# of its last stage), which made one 256x160 run ~3.7x slower on the Intel Xeon VM of
+# 2026-12-07 (39.4 -> 10.8 ms on one thread, 21.7 -> 6.7 ms on two; the same run on the VM
 # of the earlier benchmarks, whose cores take no such penalty, 6.7 ms on two). Set to zero
 # they add nothing a float32 sum of the other terms can hold (a product below 2**-126
 # against terms near 1), and the maps are the same, bit for bit (checked on the
@@ -282,23 +288,19 @@ def without_denormals(path: Path) -> bytes | None:
         >>> det = resolve_models().det
         >>> m = OnnxModel(det, source=without_denormals(det))  # doctest: +SKIP
     """
-    model = _onnx_proto().ModelProto()
-    try:
-        model.ParseFromString(path.read_bytes())
-    except Exception as exc:  # protobuf's DecodeError, or the file unreadable
-        raise ModelError(f"cannot read model {path.name}: {exc}") from exc
+    model = _read_model(path)
     if any(init.data_location == 1 for init in model.graph.initializer):  # EXTERNAL
         return None
-    flushed = 0
+    changed = False
     for init in model.graph.initializer:
         if init.data_type != 1:  # FLOAT
             continue
         a = _tensor_array(init)
         tiny = (a != 0) & (np.abs(a) < _FLOAT_TINY)
         if tiny.any():
-            flushed += int(tiny.sum())
+            changed = True
             _set_tensor(init, np.where(tiny, np.float32(0), a))
-    return model.SerializeToString() if flushed else None  # type: ignore[no-any-return]
+    return model.SerializeToString() if changed else None  # type: ignore[no-any-return]
 
 
 # --- int8 recogniser -------------------------------------------------------------------
