@@ -490,11 +490,11 @@ class Recognizer:
         if not found:
             # A light card on a light table: its border may close only in fainter edge
             # maps (see faint_outlines), a screening or two instead of the searches below.
-            faint_at = len(screened)
             faint = (q / work.scale for q in faint_outlines(work))
             found = screen(q for quad in faint if not seen(order_clockwise(quad)) for q in orientations(quad))
-            # Such a card is faint all over: its lines are found on a finer map (FINE_SIZE).
-            faint_won = found and len(screened) - 1 >= faint_at
+            # Found now, it is by a faint outline (screen stops at its match). Such a card is
+            # faint all over: its lines are found on a finer map (FINE_SIZE).
+            faint_won = found
         best: CardView | None
         if found:
             best, found = self._accept(img, screened, work, fine=straight_won or faint_won)
