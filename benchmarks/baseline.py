@@ -137,14 +137,16 @@ class Baseline:
 
     Args:
         threads: onnxruntime intra-op threads (0: onnxruntime's default, all cores).
+        det: another detector file in place of the wheel's (benchmarks/denormals.py gives it
+            the engine's zeroed copy); the wheel's when None.
     """
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, det: Path | None = None) -> None:
         from rapidocr import RapidOCR
 
         paths = rapidocr_model_paths()
         params: dict[str, Any] = {
-            "Det.model_path": str(paths["det"]),
+            "Det.model_path": str(det or paths["det"]),
             "Rec.model_path": str(paths["rec"]),
             "Cls.model_path": str(paths["cls"]),
             "Global.log_level": "error",

@@ -70,15 +70,7 @@ def baseline_runs(det_zeroed: Path, latency_count: int) -> dict[str, Any]:
 
     corpus, records = build_corpus(ROOT / "benchmarks" / "corpus", 0, 600)
     cards = stratified(records, latency_count * len(LEVELS) + 1)[1:]  # as benchmarks/run.py picks them
-    shipped = base.Baseline()
-    paths = base.rapidocr_model_paths()
-    original = base.rapidocr_model_paths
-    base.rapidocr_model_paths = lambda: {**paths, "det": det_zeroed}  # type: ignore[assignment]
-    try:
-        fixed = base.Baseline()
-    finally:
-        base.rapidocr_model_paths = original  # type: ignore[assignment]
-    systems = {"shipped": shipped, "zeroed": fixed}
+    systems = {"shipped": base.Baseline(), "zeroed": base.Baseline(det=det_zeroed)}
     lat: dict[str, list[tuple[str, float]]] = {k: [] for k in systems}
     same = 0
     for i, rec in enumerate(cards):
