@@ -114,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
           f"alternating; the same answers on {res['same']})\n")
     print("| level | shipped median | zeroed median | ratio |\n|---|---|---|---|")
     for level in ("clean", "photo", "hard", None):
-        med = {k: 1000 * statistics.median(t for lv, t in v if level is None or lv == level)
-               for k, v in res["lat"].items()}
+        times = {k: [t for lv, t in v if level is None or lv == level] for k, v in res["lat"].items()}
+        if not times["shipped"]:
+            continue  # a small --latency-count may pick no card of this level
+        med = {k: 1000 * statistics.median(v) for k, v in times.items()}
         print(f"| {level or 'all'} | {med['shipped']:.0f} ms | {med['zeroed']:.0f} ms | "
               f"{med['shipped'] / med['zeroed']:.2f}x |")
     return 0 if res["same"] == res["cards"] else 1
