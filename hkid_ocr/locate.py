@@ -322,6 +322,12 @@ def gradients(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3)
 
 
+#: A traced outline whose corners lie within this share of the diagonal of another quad
+#: (clockwise from the top left) is the same outline (see same_outline): traced outlines
+#: are rough until snapped, so a looser match than the default.
+ROUGHLY_SAME_OUTLINE = 0.1
+
+
 class WorkImage:
     """One image at the outline finder's working size (WORK_SIDE), its grey and its
     gradients, each computed on first use and then kept.
@@ -340,6 +346,11 @@ class WorkImage:
         self._grads: tuple[np.ndarray, np.ndarray] | None = None
         #: Every outline the candidate search found, best first (score, working-size corners).
         self.outlines: list[tuple[float, np.ndarray]] = []
+
+    def traced_like(self, quad: np.ndarray) -> np.ndarray | None:
+        """The first of :attr:`outlines` that is roughly ``quad`` (ROUGHLY_SAME_OUTLINE; working
+        pixels, ``quad`` clockwise from the top left), as traced; None when none is."""
+        return next((o for _, o in self.outlines if same_outline(quad, order_clockwise(o), ROUGHLY_SAME_OUTLINE)), None)
 
     @property
     def small(self) -> np.ndarray:
@@ -844,9 +855,6 @@ FAINT_CANNY = ((10.0, 30.0), (6.0, 18.0))
 #: Faint outlines screened at most: on the benchmark's photos the card, when these maps
 #: find it at all, is their best outline.
 FAINT_KEEP = 1
-#: A faint outline within this share of its diagonal of a traced one (WorkImage.outlines)
-#: is that outline again, already ranked and screened or passed over: not screened again.
-FAINT_SAME_AS_TRACED = 0.1
 
 
 def faint_outlines(work: WorkImage) -> Iterator[np.ndarray]:
@@ -867,9 +875,9 @@ def faint_outlines(work: WorkImage) -> Iterator[np.ndarray]:
     found: list[tuple[float, np.ndarray, str]] = []
     for lo, hi in FAINT_CANNY:
         found += _outlines(_canny_map(blur, lo, hi), "faint", sw, sh)
-    traced = [order_clockwise(o) for _, o in work.outlines]
-    new = [quad for _, quad, _ in _dedupe(found)
-           if not any(same_outline(order_clockwise(quad), o, FAINT_SAME_AS_TRACED) for o in traced)]
+    # One roughly the same as a traced outline is that outline again, already ranked and
+    # screened or passed over: not offered again.
+    new = [quad for _, quad, _ in _dedupe(found) if work.traced_like(order_clockwise(quad)) is None]
     for quad in new[:FAINT_KEEP]:
         yield snap_twice(work.grads, quad, TRACED_SNAP)
 

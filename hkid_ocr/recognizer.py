@@ -168,9 +168,6 @@ REPAIR_SUPPORT = 0.85
 #: lying square to the card, whose edges make card-shaped quads of their own.
 STRAIGHT_KEEP = 3
 STRAIGHT_FLOOR = 1.1
-#: A traced outline whose corners lie within this share of the diagonal of a straight
-#: one runs along the same edges (see same_outline; traced outlines are rough until snapped).
-ROUGHLY_SAME_OUTLINE = 0.1
 #: A photo's first traced outline with a side whose edge support (locate.edge_support)
 #: is below this has its straight-edge outlines screened before it. On the benchmark
 #: corpus's 360 photos, 188 first outlines were that weak and 4 of them were the card;
@@ -396,11 +393,8 @@ class Recognizer:
                 ranked = straight_outlines(work, keep=STRAIGHT_KEEP)
                 straight_found = [quad for score, quad in ranked if score >= STRAIGHT_FLOOR]
             for rough in straight_found:  # working pixels
-                # Traced outlines are rough until snapped: a looser match.
-                traced = next(
-                    (o for _, o in work.outlines if same_outline(rough, order_clockwise(o), ROUGHLY_SAME_OUTLINE)),
-                    None,
-                )
+                # A traced outline along the same edges (see WorkImage.traced_like).
+                traced = work.traced_like(rough)
                 if traced is not None:
                     # A traced outline along the same edges goes first, refined as the
                     # traced ones are: exact where a corner of the straight lines may sit
