@@ -161,6 +161,17 @@ OUTLINES_BEFORE_GIVING_UP = 4
 #: screened: of the 93 benchmark photos that needed the text search, 21 best outlines
 #: were repaired above it, each to the card's true corners (checked against the truth).
 REPAIR_SUPPORT = 0.85
+#: ... and the support a repaired outline needs to be screened early, right after the
+#: traced and straight-edge outlines fail, before the refits and the faint outlines: when
+#: the best of them matched halfway (REFIT_FLOOR), it is often the card with three true
+#: sides and a fourth along a paper or a line of print (see Recognizer._find_card). At
+#: 0.85 a card's date of birth was read wrong on the benchmark corpus; at 0.9 and 0.93 no
+#: field changed on the four corpora (seeds 0, 2, 1 and 11).
+EARLY_REPAIR_SUPPORT = 0.9
+#: A repaired outline this close to one screened already (fraction of its diagonal) is
+#: that outline again: not screened twice. (same_outline's own 0.04 is too coarse here: a
+#: side re-placed onto the card's border often moves the corners only ~3%.)
+REPAIRED_SAME = 0.01
 #: Outlines of four straight edges screened (see straight_outlines and _find_card): at
 #: most this many, and only those scoring at least this (the weakest side's edge
 #: support plus half the mean; 1.5 for edges the whole way round). On the benchmark
@@ -351,8 +362,10 @@ class Recognizer:
         if none convinces, candidates found from the text are tried too. Outlines of
         four straight edges (straight_outlines) come in where the traced ones fail: in a
         photo right after the first (before it, when a side of it runs along no edge),
-        otherwise after all of them. Outlines of fainter edges (faint_outlines: a light card
-        on a light table) come after those and the refits, before the text search.
+        otherwise after all of them. When none of those matched, but the best matched
+        halfway, it is repaired (one side re-placed by the card's proportions) and
+        screened before the refits. Outlines of fainter edges (faint_outlines: a light
+        card on a light table) come after the refits, before the text search.
         """
         h, w = img.bgr.shape[:2]
         accept = self.config.accept_layout_score
@@ -471,6 +484,19 @@ class Recognizer:
         # found on a finer map (FINE_SIZE) (as for a card found by its text). The screening
         # that stopped on a match is the last one.
         straight_won = found and len(screened) - 1 in straight_at
+        # Repaired outlines are worked out once per best view (~15-20 ms each).
+        repairs: dict[int, tuple[CardView, list[tuple[float, np.ndarray]]]] = {}
+        if not found and max((v.score for v in screened), default=0.0) >= REFIT_FLOOR:
+            # The best outline matched halfway: often three true sides and a fourth along
+            # something touching the card, a paper of its brightness or a line of its print
+            # (a card cut by the frame, a light card among papers). Re-placed by the card's
+            # proportions, it is one screening instead of the refits, the faint outlines and
+            # a look at CARD_SIZE that come next (~40-70 ms on such photos).
+            repaired = self._repaired(screened, work, EARLY_REPAIR_SUPPORT, repairs)
+            if repaired is not None and not any(
+                same_outline(order_clockwise(repaired), order_clockwise(v.quad), REPAIRED_SAME) for v in screened
+            ):
+                found = screen(orientations(repaired))
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
             # an outline around the card's sleeve): their own text maps say where the
@@ -495,7 +521,7 @@ class Recognizer:
         else:
             best = self._best_view(img, screened, work, 2)
             found = best is not None and best.score >= accept
-        if not found and (repaired := self._repaired(screened, work)) is not None:
+        if not found and (repaired := self._repaired(screened, work, REPAIR_SUPPORT, repairs)) is not None:
             # The best outline may have three true sides and a fourth along something
             # touching the card: re-placed by the card's proportions, it is one screening
             # (the text search below costs ~200 ms).
@@ -529,14 +555,26 @@ class Recognizer:
         return best
 
     @staticmethod
-    def _repaired(screened: list[CardView], work: WorkImage) -> np.ndarray | None:
+    def _repaired(
+        screened: list[CardView],
+        work: WorkImage,
+        support: float = REPAIR_SUPPORT,
+        repairs: dict[int, tuple[CardView, list[tuple[float, np.ndarray]]]] | None = None,
+    ) -> np.ndarray | None:
         """The best screened outline with one side re-placed (see repaired_outlines), if every
-        side of it then runs along an edge; None otherwise."""
+        side of it then runs along an edge (``support``); None otherwise.
+
+        ``repairs`` keeps the repaired outlines of each best view asked about (by its id;
+        the view is kept with them), so a second question about the same view is free.
+        """
         if not screened:
             return None
         best = max(screened, key=lambda v: v.score)
-        found = repaired_outlines(work.grads, best.quad * work.scale)
-        if not found or found[0][0] < REPAIR_SUPPORT:
+        repairs = {} if repairs is None else repairs
+        if id(best) not in repairs:
+            repairs[id(best)] = (best, repaired_outlines(work.grads, best.quad * work.scale))
+        found = repairs[id(best)][1]
+        if not found or found[0][0] < support:
             return None
         return snap_to_edges(work.grads, found[0][1], radius=FINE_SNAP) / work.scale
 

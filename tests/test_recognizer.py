@@ -595,3 +595,39 @@ def test_drafting_can_be_required_or_switched_off():
     assert hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(draft=False))._recognizer.drafted == frozenset()
     # The draft model's readings are judged by the field rules: without them, no drafts.
     assert hkid_ocr.Recognizer(hkid_ocr.RecognizerConfig(field_rules=False))._recognizer.drafted == frozenset()
+
+
+def _corpus_photo(index: int):
+    """Photo ``index`` of the benchmark's corpus (seed 0, 600 cards), rendered afresh."""
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    if str(repo) not in sys.path:  # benchmarks/ is a folder of the repository, not installed
+        sys.path.insert(0, str(repo))
+    from benchmarks.synth.corpus import generate_card
+    from benchmarks.synth.fonts import missing_fonts
+
+    if missing_fonts():
+        pytest.skip("Debian fonts missing (run scripts/setup.sh)")
+    card = generate_card(0, index, 600)
+    assert card.truth["level"] == "photo"
+    return cv2.imdecode(np.frombuffer(card.jpeg, np.uint8), cv2.IMREAD_COLOR), card.truth
+
+
+@pytest.mark.parametrize("index", [31, 48])
+def test_an_outline_with_one_wrong_side_is_repaired_before_the_refits(recognizer, locate_events, monkeypatch, index):
+    # Two phone photos whose best traced outline matches only halfway: three sides are
+    # the card's, the fourth runs along a line of its print (31: a light card cut by the
+    # frame) or on along a light paper touching it (48). Re-placed by the card's
+    # proportions, that outline is screened and read, before any refit, faint outline,
+    # look at a larger size or text search.
+    image, truth = _corpus_photo(index)
+    refits: list[int] = []
+    refit = recognizer._refit
+    monkeypatch.setattr(recognizer, "_refit", lambda *a: refits.append(1) or refit(*a))
+    d = recognizer.recognize(image).to_dict()
+    assert refits == []
+    assert set(locate_events) == {"screen"}
+    assert d["data"] == truth["data"]
+    assert corner_error(d["sliceRect"], np.array(truth["card_quad"])) < 0.01
