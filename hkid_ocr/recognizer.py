@@ -395,9 +395,9 @@ class Recognizer:
         straight_found: list[np.ndarray] | None = None
         straight_at: list[int] = []  # where in screened the straight outlines are
 
-        def seen(quad: np.ndarray) -> bool:
-            """Whether ``quad`` (clockwise from the top left) was screened already."""
-            return any(same_outline(quad, order_clockwise(v.quad)) for v in screened)
+        def seen(quad: np.ndarray, tolerance: float = 0.04) -> bool:
+            """Whether ``quad`` (clockwise from the top left) was screened already (see same_outline)."""
+            return any(same_outline(quad, order_clockwise(v.quad), tolerance) for v in screened)
 
         def straight() -> Iterator[np.ndarray]:
             """The straight-edge outlines (see straight_outlines) not screened yet, in the orders to screen."""
@@ -484,8 +484,8 @@ class Recognizer:
         # found on a finer map (FINE_SIZE) (as for a card found by its text). The screening
         # that stopped on a match is the last one.
         straight_won = found and len(screened) - 1 in straight_at
-        # Repaired outlines are worked out once per best view (~15-20 ms each).
-        repairs: dict[int, tuple[CardView, list[tuple[float, np.ndarray]]]] = {}
+        # Repaired outlines are worked out once per best outline (~15-20 ms each).
+        repairs: dict[bytes, list[tuple[float, np.ndarray]]] = {}
         if not found and max((v.score for v in screened), default=0.0) >= REFIT_FLOOR:
             # The best outline matched halfway: often three true sides and a fourth along
             # something touching the card, a paper of its brightness or a line of its print
@@ -493,9 +493,7 @@ class Recognizer:
             # proportions, it is one screening instead of the refits, the faint outlines and
             # a look at CARD_SIZE that come next (~40-70 ms on such photos).
             repaired = self._repaired(screened, work, EARLY_REPAIR_SUPPORT, repairs)
-            if repaired is not None and not any(
-                same_outline(order_clockwise(repaired), order_clockwise(v.quad), REPAIRED_SAME) for v in screened
-            ):
+            if repaired is not None and not seen(order_clockwise(repaired), REPAIRED_SAME):
                 found = screen(orientations(repaired))
         if not found:
             # Half matches are often the card with a margin around it (a scan's frame,
@@ -559,21 +557,22 @@ class Recognizer:
         screened: list[CardView],
         work: WorkImage,
         support: float = REPAIR_SUPPORT,
-        repairs: dict[int, tuple[CardView, list[tuple[float, np.ndarray]]]] | None = None,
+        repairs: dict[bytes, list[tuple[float, np.ndarray]]] | None = None,
     ) -> np.ndarray | None:
         """The best screened outline with one side re-placed (see repaired_outlines), if every
         side of it then runs along an edge (``support``); None otherwise.
 
-        ``repairs`` keeps the repaired outlines of each best view asked about (by its id;
-        the view is kept with them), so a second question about the same view is free.
+        ``repairs`` keeps the repaired outlines of each best outline asked about (by its
+        corners), so a second question about the same outline is free.
         """
         if not screened:
             return None
         best = max(screened, key=lambda v: v.score)
         repairs = {} if repairs is None else repairs
-        if id(best) not in repairs:
-            repairs[id(best)] = (best, repaired_outlines(work.grads, best.quad * work.scale))
-        found = repairs[id(best)][1]
+        key = np.asarray(best.quad, np.float64).tobytes()
+        if key not in repairs:
+            repairs[key] = repaired_outlines(work.grads, best.quad * work.scale)
+        found = repairs[key]
         if not found or found[0][0] < support:
             return None
         return snap_to_edges(work.grads, found[0][1], radius=FINE_SNAP) / work.scale
